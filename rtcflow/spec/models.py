@@ -1,0 +1,221 @@
+"""Pydantic models of the ``rtcflow/v1`` ``Flow`` document.
+
+These models are the contract: ``schemas/rtcflow.schema.json`` is generated from them.
+Sources and sinks are tagged unions on ``type``; steps and sinks are named.
+Relative paths are resolved against the spec file's folder by the loader
+(validation context ``base_dir``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+
+
+class SpecModel(BaseModel):
+    """Base of every spec model: unknown fields are errors, models are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def resolve_path(value: Path, info: ValidationInfo) -> Path:
+    """Resolve ``value`` against the spec file's folder (``base_dir`` in the context)."""
+    base = (info.context or {}).get("base_dir")
+    if base is not None and not value.is_absolute():
+        return (Path(base) / value).resolve()
+    return value
+
+
+SpecPath = Annotated[Path, Field(description="Path, relative to the spec file's folder.")]
+
+
+# -- video -----------------------------------------------------------------------------
+
+
+class VideoSpec(SpecModel):
+    """Frame geometry and rate of the flow's output."""
+
+    width: int = Field(512, ge=16, le=7680, multiple_of=2)
+    height: int = Field(512, ge=16, le=4320, multiple_of=2)
+    fps: float = Field(30.0, gt=0, le=240)
+
+
+# -- sources ---------------------------------------------------------------------------
+
+
+class FileSourceSpec(SpecModel):
+    """Any file PyAV can read, scaled and cropped to ``spec.video``."""
+
+    type: Literal["file"]
+    path: SpecPath
+    loop: bool = False
+    realtime: bool = Field(
+        True, description="Pace frames at their timestamps; false decodes as fast as possible."
+    )
+
+    _resolve = field_validator("path")(resolve_path)
+
+    @field_validator("path")
+    @classmethod
+    def _exists(cls, value: Path) -> Path:
+        if not value.is_file():
+            raise ValueError(f"file not found: {value}")
+        return value
+
+
+class TestSourceSpec(SpecModel):
+    """A synthetic moving pattern with a visible frame counter."""
+
+    __test__ = False  # not a pytest class
+    type: Literal["testsrc"]
+    realtime: bool = True
+    duration: float | None = Field(None, gt=0, description="Seconds; endless when unset.")
+
+
+class WebcamSourceSpec(SpecModel):
+    """A capture device read through PyAV (v4l2, avfoundation, dshow)."""
+
+    type: Literal["webcam"]
+    device: str = Field(..., min_length=1, description="e.g. /dev/video0, '0', 'video=USB Camera'")
+    input_format: str | None = Field(
+        None, description="PyAV input format; chosen from the platform when unset."
+    )
+    options: dict[str, str] = Field(default_factory=dict)
+
+
+SourceSpec = Annotated[
+    FileSourceSpec | TestSourceSpec | WebcamSourceSpec,
+    Field(discriminator="type"),
+]
+
+
+# -- steps -----------------------------------------------------------------------------
+
+
+class WorkflowRef(SpecModel):
+    """A ComfyUI workflow: a file (API or UI format) or an inline API-format object."""
+
+    file: SpecPath | None = None
+    inline: dict[str, Any] | None = None
+    custom_nodes: list[SpecPath] = Field(
+        default_factory=list, description="Folders of ComfyUI custom-node packs."
+    )
+
+    @field_validator("file")
+    @classmethod
+    def _resolve_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        value = resolve_path(value, info)
+        if not value.is_file():
+            raise ValueError(f"workflow file not found: {value}")
+        return value
+
+    @field_validator("custom_nodes")
+    @classmethod
+    def _resolve_dirs(cls, value: list[Path], info: ValidationInfo) -> list[Path]:
+        resolved = [resolve_path(p, info) for p in value]
+        for path in resolved:
+            if not path.is_dir():
+                raise ValueError(f"custom node folder not found: {path}")
+        return resolved
+
+    @model_validator(mode="after")
+    def _one_of(self) -> WorkflowRef:
+        if self.file is not None and self.inline is not None:
+            raise ValueError("give either 'file' or 'inline', not both")
+        return self
+
+
+class WorkflowStepSpec(SpecModel):
+    """A step that runs a ComfyUI workflow on every frame (inversion when none is given)."""
+
+    name: str = Field(..., pattern=NAME_PATTERN)
+    workflow: WorkflowRef = Field(default_factory=WorkflowRef)
+
+
+StepSpec = WorkflowStepSpec
+
+
+# -- sinks -----------------------------------------------------------------------------
+
+
+class FileSinkSpec(SpecModel):
+    """H.264 into a crash-safe container (Matroska or fragmented MP4)."""
+
+    type: Literal["file"]
+    name: str = Field(..., pattern=NAME_PATTERN)
+    path: SpecPath
+    bitrate: int = Field(2_000_000, ge=10_000, description="bits per second")
+    gop: int = Field(30, ge=1, description="frames between keyframes")
+
+    _resolve = field_validator("path")(resolve_path)
+
+    @field_validator("path")
+    @classmethod
+    def _container(cls, value: Path) -> Path:
+        if value.suffix.lower() not in {".mkv", ".mp4", ".mov"}:
+            raise ValueError("path must end in .mkv, .mp4 or .mov")
+        return value
+
+
+SinkSpec = Annotated[FileSinkSpec, Field(discriminator="type")]
+
+
+# -- flow ------------------------------------------------------------------------------
+
+
+class FlowBody(SpecModel):
+    """What a flow does: source → steps → sinks."""
+
+    video: VideoSpec = Field(default_factory=VideoSpec)
+    source: SourceSpec
+    steps: list[StepSpec] = Field(default_factory=list)
+    sinks: list[SinkSpec] = Field(default_factory=list)
+    warmup_frames: int = Field(
+        0, ge=0, le=1000, description="Frames run through each new workflow before it goes live."
+    )
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> FlowBody:
+        for kind, items in (("steps", self.steps), ("sinks", self.sinks)):
+            seen: set[str] = set()
+            for item in items:
+                if item.name in seen:
+                    raise ValueError(f"{kind}: duplicate name {item.name!r}")
+                seen.add(item.name)
+        return self
+
+
+class Metadata(SpecModel):
+    name: str = Field(..., pattern=NAME_PATTERN, description="The flow's identity.")
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class Flow(SpecModel):
+    """One ``kind: Flow`` document."""
+
+    apiVersion: Literal["rtcflow/v1"]  # noqa: N815 - field name fixed by the format
+    kind: Literal["Flow"]
+    metadata: Metadata
+    spec: FlowBody
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+
+def is_valid_name(name: str) -> bool:
+    return re.match(NAME_PATTERN, name) is not None
