@@ -1,1 +1,22 @@
-"""sinks."""
+"""Frame sinks: one module per ``type``, imported only when a flow uses it."""
+
+from __future__ import annotations
+
+import importlib
+
+from rtcflow.sinks.base import Sink, SinkError
+from rtcflow.spec.models import VideoSpec
+
+#: spec ``type`` → "module:Class"
+SINK_CLASSES: dict[str, str] = {
+    "file": "rtcflow.sinks.file:FileSink",
+}
+
+
+def create_sink(spec, video: VideoSpec) -> Sink:
+    """Instantiate the sink class registered for ``spec.type``."""
+    module, _, cls = SINK_CLASSES[spec.type].partition(":")
+    return getattr(importlib.import_module(module), cls)(spec, video)
+
+
+__all__ = ["SINK_CLASSES", "Sink", "SinkError", "create_sink"]

@@ -1,0 +1,207 @@
+"""The ``rtcflow`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from rtcflow.reconcile.reconciler import Reconciler
+from rtcflow.reconcile.status import FlowStatus
+from rtcflow.reconcile.watch import watch
+from rtcflow.runtime.build import ComponentBuilder, RuntimeOptions, default_device
+
+log = logging.getLogger("rtcflow")
+
+
+def _seconds(text: str) -> float:
+    """A duration: plain seconds, or ``90s``, ``1m30s``, ``00:01:30``."""
+    from rtcflow.timeline.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+# -- apply -------------------------------------------------------------------------------
+
+
+def _progress_table(statuses: list[FlowStatus]):
+    from rich.table import Table
+
+    table = Table(title="rtcflow", expand=False)
+    for column in (
+        "flow",
+        "phase",
+        "fps",
+        "in",
+        "out",
+        "dropped",
+        "repeated",
+        "p50 ms",
+        "p95 ms",
+        "errors",
+        "note",
+    ):
+        table.add_column(column, justify="right" if column not in ("flow", "note") else "left")
+    for status in statuses:
+        counters = status.graph.get("counters", {})
+        note = status.apply_error or (status.spec_problems[0] if status.spec_problems else "")
+        note = note or status.graph.get("error") or ""
+        table.add_row(
+            status.name,
+            status.phase + (" (degraded)" if status.conditions.degraded else ""),
+            f"{counters.get('fps', 0):.1f}",
+            str(counters.get("frames_in", 0)),
+            str(counters.get("frames_out", 0)),
+            str(counters.get("frames_dropped", 0)),
+            str(counters.get("frames_repeated", 0)),
+            _ms(counters.get("latency_p50_ms")),
+            _ms(counters.get("latency_p95_ms")),
+            str(counters.get("step_errors", 0)),
+            note[:80],
+        )
+    return table
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _status_line(status: FlowStatus) -> str:
+    c = status.graph.get("counters", {})
+    return (
+        f"flow {status.name}: {status.phase} fps={c.get('fps', 0):.1f} "
+        f"in={c.get('frames_in', 0)} out={c.get('frames_out', 0)} "
+        f"dropped={c.get('frames_dropped', 0)} repeated={c.get('frames_repeated', 0)} "
+        f"p50={_ms(c.get('latency_p50_ms'))}ms p95={_ms(c.get('latency_p95_ms'))}ms"
+        + (f" error={status.apply_error}" if status.apply_error else "")
+    )
+
+
+async def _report_progress(reconciler: Reconciler, stop: asyncio.Event) -> None:
+    """A live table on a terminal; a log line per flow every 5 s otherwise."""
+    if sys.stdout.isatty():
+        from rich.live import Live
+
+        with Live(_progress_table(reconciler.status()), refresh_per_second=2) as live:
+            while not stop.is_set():
+                live.update(_progress_table(reconciler.status()))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.5)
+        return
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 5.0)
+        for status in reconciler.status():
+            log.info("%s", _status_line(status))
+
+
+def _all_ended(reconciler: Reconciler) -> bool:
+    return all(f.graph.done.is_set() for f in reconciler.flows.values())
+
+
+async def apply(args: argparse.Namespace) -> int:
+    options = RuntimeOptions(
+        workspace=args.workspace,
+        warmup_frames=args.warm_pipeline,
+        device=torch.device(args.device) if args.device else default_device(),
+    )
+    reconciler = Reconciler(args.paths, ComponentBuilder(options))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await reconciler.reconcile()
+    if not reconciler.flows and not args.watch:
+        log.error("no flow could be started")
+        return 1
+    tasks = [asyncio.create_task(_report_progress(reconciler, stop))]
+    if args.watch:
+        tasks.append(asyncio.create_task(watch(reconciler, stop)))
+    deadline = None if args.duration is None else time.monotonic() + args.duration
+    while not stop.is_set():
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        if not args.watch and _all_ended(reconciler):
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.2)
+    stop.set()
+    await reconciler.stop_all()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    for status in reconciler.status():
+        print(_status_line(status))
+    failed = any(s.phase == "Failed" or s.apply_error for s in reconciler.status())
+    return 1 if failed else 0
+
+
+# -- the command line --------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rtcflow", description="Declarative workflow runner for real-time AI video."
+    )
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("apply", help="run the flows of spec files and keep them in sync")
+    p.add_argument("paths", nargs="+", type=Path, help="spec files or folders")
+    p.add_argument("--duration", type=_seconds, help="stop after this long (e.g. 30s, 2m)")
+    p.add_argument("--workspace", type=Path, help="a ComfyUI checkout whose nodes to load")
+    p.add_argument(
+        "--warm-pipeline",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run N frames through each new workflow before it goes live",
+    )
+    p.add_argument("--device", help="torch device for workflows (default: cuda if available)")
+    p.add_argument(
+        "--no-watch", dest="watch", action="store_false", help="do not reload on file changes"
+    )
+
+    p = commands.add_parser("validate", help="check spec files (exit 0 valid, 1 invalid)")
+    p.add_argument("paths", nargs="+", type=Path)
+
+    commands.add_parser("schema", help="print the JSON Schema of the spec")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.command == "apply":
+        return asyncio.run(apply(args))
+    if args.command == "validate":
+        from rtcflow.spec.loader import validate_paths
+
+        return validate_paths(args.paths, sys.stdout)
+    if args.command == "schema":
+        import json
+
+        from rtcflow.spec.schema import flow_json_schema
+
+        print(json.dumps(flow_json_schema(), indent=2))
+        return 0
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

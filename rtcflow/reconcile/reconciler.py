@@ -1,0 +1,272 @@
+"""Keeps the running flows equal to the spec files (level-triggered, per flow)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from rtcflow.reconcile.diff import Diff, FlowDiff, diff
+from rtcflow.reconcile.digest import FlowDigests, flow_digests, model_paths
+from rtcflow.reconcile.status import Conditions, EventLog, FlowStatus, git_revision
+from rtcflow.runtime.build import ComponentBuilder
+from rtcflow.runtime.flow import FlowGraph, FlowPhase
+from rtcflow.runtime.step import Step
+from rtcflow.spec.loader import LoadedFlow, SpecProblem, load_specs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunningFlow:
+    """A flow's running graph and the spec/digests of what is actually running."""
+
+    loaded: LoadedFlow
+    digests: FlowDigests
+    graph: FlowGraph
+    steps: dict[str, Step] = field(default_factory=dict)
+
+
+class Reconciler:
+    """Loads the specs, diffs them against what runs, and applies the smallest change.
+
+    A file with problems changes nothing that runs: its flows keep their running spec and
+    report the problems until the file is fixed. Each component is applied on its own; a
+    component that fails to apply keeps its previous version running and its running
+    digest unchanged, so the next reconcile tries it again.
+    """
+
+    def __init__(
+        self,
+        paths: Sequence[Path],
+        builder: ComponentBuilder,
+        *,
+        environ: Mapping[str, str] | None = None,
+        events: EventLog | None = None,
+    ) -> None:
+        self.paths = [Path(p) for p in paths]
+        self.builder = builder
+        self.environ = environ
+        self.events = events or EventLog()
+        self.flows: dict[str, RunningFlow] = {}
+        self.problems: dict[Path, list[SpecProblem]] = {}
+        self.apply_errors: dict[str, str] = {}
+        self.desired: dict[str, LoadedFlow] = {}
+        self.wanted: dict[str, FlowDigests] = {}
+        self.revisions: dict[Path, str | None] = {}
+        self._lock = asyncio.Lock()
+
+    # -- reconcile ------------------------------------------------------------------
+
+    def load_desired(self) -> dict[str, LoadedFlow]:
+        """Every valid flow of the spec files; a bad file contributes its running flows."""
+        desired: dict[str, LoadedFlow] = {}
+        self.problems = {}
+        for loaded_file in load_specs(self.paths, self.environ):
+            if loaded_file.problems:
+                self.problems[loaded_file.path] = loaded_file.problems
+                for name, running in self.flows.items():
+                    if running.loaded.file == loaded_file.path:
+                        desired[name] = running.loaded
+                continue
+            for loaded in loaded_file.flows:
+                desired[loaded.flow.name] = loaded
+        return desired
+
+    async def reconcile(self) -> Diff:
+        """Load, diff and apply; returns the diff that was applied."""
+        async with self._lock:
+            desired = await asyncio.to_thread(self.load_desired)
+            for path, problems in self.problems.items():
+                for problem in problems:
+                    log.error("%s", problem)
+                names = [n for n, f in self.flows.items() if f.loaded.file == path]
+                for name in names or [path.name]:
+                    self.events.record(
+                        name, "SpecRejected", f"{len(problems)} problem(s) in {path}"
+                    )
+            self.desired = desired
+            running = {name: f.digests for name, f in self.flows.items()}
+            wanted = {
+                name: running[name]
+                if name in self.flows and self.flows[name].loaded is loaded
+                else await asyncio.to_thread(flow_digests, loaded.flow)
+                for name, loaded in desired.items()
+            }
+            self.wanted = wanted
+            self.revisions = {
+                f: await asyncio.to_thread(git_revision, f)
+                for f in {loaded.file for loaded in desired.values()}
+            }
+            change = diff(running, wanted)
+            if change:
+                log.info("applying:\n%s", change.describe())
+            await self._apply(change, desired, wanted)
+            return change
+
+    async def _apply(
+        self, change: Diff, desired: Mapping[str, LoadedFlow], wanted: Mapping[str, FlowDigests]
+    ) -> None:
+        for name in change.removed:
+            await self.stop_flow(name)
+            self.events.record(name, "Removed", "flow removed from the specs")
+        for name in change.added:
+            await self._start(desired[name], wanted[name])
+        for flow_diff in change.changed:
+            await self._change(flow_diff, desired[flow_diff.name], wanted[flow_diff.name])
+
+    async def _start(self, loaded: LoadedFlow, digests: FlowDigests) -> None:
+        name = loaded.flow.name
+        body = loaded.flow.spec
+        try:
+            source = self.builder.source(body.source, body)
+            steps = [self.builder.step(spec, body) for spec in body.steps]
+            sinks = {spec.name: self.builder.sink(spec, body) for spec in body.sinks}
+            graph = FlowGraph(name, body.video, source)
+            await graph.start(steps, sinks)
+        except Exception as exc:
+            self._apply_failed(name, "StartFailed", exc)
+            return
+        self.apply_errors.pop(name, None)
+        self.flows[name] = RunningFlow(loaded, digests, graph, {s.name: s for s in steps})
+        self.events.record(name, "Started", f"flow started from {loaded.file}")
+
+    async def stop_flow(self, name: str) -> None:
+        running = self.flows.pop(name, None)
+        if running is not None:
+            await running.graph.stop()
+
+    async def stop_all(self) -> None:
+        for name in list(self.flows):
+            await self.stop_flow(name)
+            self.events.record(name, "Stopped", "flow stopped")
+
+    def _apply_failed(self, name: str, reason: str, exc: BaseException) -> None:
+        message = f"{type(exc).__name__}: {exc}"
+        self.apply_errors[name] = message
+        log.error("flow %s: %s: %s", name, reason, message)
+        self.events.record(name, reason, message)
+
+    async def _change(self, change: FlowDiff, loaded: LoadedFlow, wanted: FlowDigests) -> None:
+        running = self.flows[change.name]
+        if change.restart or running.graph.phase is not FlowPhase.RUNNING:
+            await self.stop_flow(change.name)
+            await self._start(loaded, wanted)
+            if change.name not in self.flows:  # the new spec failed: bring the old one back
+                await self._start(running.loaded, running.digests)
+            return
+        body = loaded.flow.spec
+        applied = running.digests
+        failed = False
+        if change.source:
+            try:
+                await running.graph.replace_source(self.builder.source(body.source, body))
+                applied = replace(applied, source=wanted.source)
+                self.events.record(change.name, "SourceRestarted", "source changed")
+            except Exception as exc:
+                failed = True
+                self._apply_failed(change.name, "SourceFailed", exc)
+        if change.chain_changed:
+            try:
+                running.steps = await self._swap_steps(running, change, body)
+                applied = replace(applied, steps=wanted.steps)
+                self.events.record(change.name, "StepsSwapped", ", ".join(change.describe()))
+            except Exception as exc:
+                failed = True
+                self._apply_failed(change.name, "StepFailed", exc)
+        for sink_name in change.sinks.removed + change.sinks.changed:
+            await running.graph.remove_sink(sink_name)
+        specs = {s.name: s for s in body.sinks}
+        for sink_name in change.sinks.changed + change.sinks.added:
+            try:
+                running.graph.add_sink(sink_name, self.builder.sink(specs[sink_name], body))
+            except Exception as exc:
+                failed = True
+                self._apply_failed(change.name, "SinkFailed", exc)
+                continue
+            self.events.record(change.name, "SinkStarted", f"sink {sink_name} (re)started")
+        if change.sinks:
+            # Sinks that failed to build are gone either way: only started ones count.
+            running_sinks = set(running.graph.sinks)
+            applied = replace(
+                applied, sinks=tuple(s for s in wanted.sinks if s[0] in running_sinks)
+            )
+        running.digests = applied
+        running.loaded = loaded
+        if not failed:
+            self.apply_errors.pop(change.name, None)
+
+    async def _swap_steps(self, running: RunningFlow, change: FlowDiff, body) -> dict[str, Step]:
+        """Start new/changed steps beside the running chain, then swap between frames."""
+        started: list[Step] = []
+        chain: list[Step] = []
+        try:
+            for spec in body.steps:
+                kept = running.steps.get(spec.name)
+                if kept is not None and spec.name not in change.steps.changed:
+                    chain.append(kept)
+                    continue
+                step = self.builder.step(spec, body)
+                started.append(step)
+                await step.start()
+                chain.append(step)
+        except BaseException:
+            for step in started:
+                await step.close()
+            raise
+        await running.graph.replace_steps(chain)
+        return {step.name: step for step in chain}
+
+    # -- watching and status --------------------------------------------------------
+
+    def watched_paths(self) -> set[Path]:
+        """The spec files and folders plus every file the desired flows reference."""
+        paths = {p.resolve() for p in self.paths}
+        for loaded in self.desired.values():
+            paths.add(loaded.file.resolve())
+            paths |= {p.resolve() for p in model_paths(loaded.flow)}
+            env_file = loaded.file.parent / ".env"
+            paths.add(env_file.resolve())
+        return paths
+
+    def status(self) -> list[FlowStatus]:
+        names = sorted(set(self.flows) | set(self.desired) | set(self.apply_errors))
+        problem_lines = {
+            path: [str(p) for p in problems] for path, problems in self.problems.items()
+        }
+        result = []
+        for name in names:
+            running = self.flows.get(name)
+            loaded = self.desired.get(name) or (running.loaded if running else None)
+            graph = running.graph.status() if running else {}
+            phase = running.graph.phase.value if running else FlowPhase.FAILED.value
+            wanted = self.wanted.get(name)
+            problems = problem_lines.get(loaded.file, []) if loaded else []
+            degraded = bool(
+                problems
+                or self.apply_errors.get(name)
+                or any(s.get("last_error") for s in graph.get("sinks", {}).values())
+                or graph.get("counters", {}).get("step_errors")
+            )
+            result.append(
+                FlowStatus(
+                    name=name,
+                    file=str(loaded.file) if loaded else None,
+                    revision=self.revisions.get(loaded.file) if loaded else None,
+                    phase=phase,
+                    conditions=Conditions(
+                        ready=phase == FlowPhase.RUNNING.value,
+                        reconciling=self._lock.locked(),
+                        degraded=degraded,
+                    ),
+                    desired_digest=wanted.flow if wanted else None,
+                    running_digest=running.digests.flow if running else None,
+                    spec_problems=problems,
+                    apply_error=self.apply_errors.get(name),
+                    graph=graph,
+                    events=self.events.for_flow(name),
+                )
+            )
+        return result
