@@ -9,30 +9,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel
 
+from rtcflow.spec.loader import referenced_paths
 from rtcflow.spec.models import Flow
 
 _SKIP_DIRS = {"__pycache__", ".git", "node_modules"}
-
-
-def model_paths(value: Any) -> set[Path]:
-    """Every ``Path`` held anywhere inside a model (nested models, lists, dicts)."""
-    found: set[Path] = set()
-    if isinstance(value, Path):
-        found.add(value)
-    elif isinstance(value, BaseModel):
-        for name in type(value).model_fields:
-            found |= model_paths(getattr(value, name))
-    elif isinstance(value, list | tuple):
-        for item in value:
-            found |= model_paths(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            found |= model_paths(item)
-    return found
 
 
 def _hash_path(digest: hashlib._Hash, path: Path) -> None:
@@ -47,9 +30,9 @@ def _hash_path(digest: hashlib._Hash, path: Path) -> None:
 
 
 def component_digest(model: BaseModel) -> str:
-    """SHA-256 (hex, 16 chars) of the model's JSON and the files it references."""
+    """SHA-256 (hex, 16 chars) of the model's JSON and the files it reads."""
     digest = hashlib.sha256(model.model_dump_json().encode())
-    for path in sorted(model_paths(model)):
+    for path in sorted(referenced_paths(model)):
         _hash_path(digest, path)
     return digest.hexdigest()[:16]
 

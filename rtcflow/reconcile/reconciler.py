@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rtcflow.reconcile.diff import Diff, FlowDiff, diff
-from rtcflow.reconcile.digest import FlowDigests, flow_digests, model_paths
+from rtcflow.reconcile.digest import FlowDigests, flow_digests
 from rtcflow.reconcile.status import Conditions, EventLog, FlowStatus, git_revision
 from rtcflow.runtime.build import ComponentBuilder
 from rtcflow.runtime.flow import FlowGraph, FlowPhase
@@ -225,10 +225,7 @@ class Reconciler:
         """The spec files and folders plus every file the desired flows reference."""
         paths = {p.resolve() for p in self.paths}
         for loaded in self.desired.values():
-            paths.add(loaded.file.resolve())
-            paths |= {p.resolve() for p in model_paths(loaded.flow)}
-            env_file = loaded.file.parent / ".env"
-            paths.add(env_file.resolve())
+            paths |= {p.resolve() for p in loaded.watched_paths}
         return paths
 
     def status(self) -> list[FlowStatus]:

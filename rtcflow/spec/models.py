@@ -4,22 +4,40 @@ These models are the contract: ``schemas/rtcflow.schema.json`` is generated from
 Sources and sinks are tagged unions on ``type``; steps and sinks are named.
 Relative paths are resolved against the spec file's folder by the loader
 (validation context ``base_dir``).
+
+Conventions for new models:
+
+- A new source or sink type is a model with ``type: Literal["name"]`` added to the union;
+  ``TypeTag`` derives the allowed types from the union for its error message.
+- A path the flow reads is a ``SpecPath``; a path it writes is an ``OutputPath`` (left out
+  of ``rtcflow.spec.referenced_paths``, so writing it never looks like a spec change).
+- Secrets (tokens) are ``SecretStr``; validators never put input values in messages.
+- A validator that points below its own field raises ``spec_error(message, at=(...))``
+  (several at once: ``spec_errors``), so the problem lands on the right line.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import CoreSchema, core_schema
+
+from rtcflow.spec.errors import spec_error, spec_errors
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 
@@ -38,7 +56,55 @@ def resolve_path(value: Path, info: ValidationInfo) -> Path:
     return value
 
 
+class _Written:
+    """``Annotated`` marker of a path field the flow writes (an output), not reads."""
+
+    def __repr__(self) -> str:
+        return "WRITTEN"
+
+
+WRITTEN = _Written()
+
 SpecPath = Annotated[Path, Field(description="Path, relative to the spec file's folder.")]
+OutputPath = Annotated[
+    Path, Field(description="Path the flow writes, relative to the spec file's folder."), WRITTEN
+]
+
+
+@dataclass(frozen=True)
+class TypeTag:
+    """``Annotated`` marker for a union of spec models told apart by their ``type`` field.
+
+    Use it beside ``Field(discriminator="type")``. A missing or unknown ``type`` becomes one
+    error that names the allowed types ("unknown source type 'webcm'; expected one of:
+    file, testsrc, webcam") instead of pydantic's generic tag error.
+    """
+
+    kind: str
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        members = get_args(source) if get_origin(source) in (Union, UnionType) else (source,)
+        tags = [
+            tag for member in members for tag in get_args(member.model_fields["type"].annotation)
+        ]
+        return core_schema.no_info_before_validator_function(
+            partial(_check_type_tag, self.kind, tags), handler(source)
+        )
+
+
+def _check_type_tag(kind: str, tags: Sequence[str], value: Any) -> Any:
+    if isinstance(value, Mapping):
+        expected = ", ".join(tags)
+        if "type" not in value:
+            raise spec_error(f"missing {kind} type; expected one of: {expected}", at=("type",))
+        if value["type"] not in tags:
+            raise spec_error(
+                f"unknown {kind} type {value['type']!r}; expected one of: {expected}",
+                at=("type",),
+            )
+    return value
 
 
 # -- video -----------------------------------------------------------------------------
@@ -98,6 +164,7 @@ class WebcamSourceSpec(SpecModel):
 SourceSpec = Annotated[
     FileSourceSpec | TestSourceSpec | WebcamSourceSpec,
     Field(discriminator="type"),
+    TypeTag("source"),
 ]
 
 
@@ -157,7 +224,7 @@ class FileSinkSpec(SpecModel):
 
     type: Literal["file"]
     name: str = Field(..., pattern=NAME_PATTERN)
-    path: SpecPath
+    path: OutputPath
     bitrate: int = Field(2_000_000, ge=10_000, description="bits per second")
     gop: int = Field(30, ge=1, description="frames between keyframes")
 
@@ -171,7 +238,7 @@ class FileSinkSpec(SpecModel):
         return value
 
 
-SinkSpec = Annotated[FileSinkSpec, Field(discriminator="type")]
+SinkSpec = Annotated[FileSinkSpec, Field(discriminator="type"), TypeTag("sink")]
 
 
 # -- flow ------------------------------------------------------------------------------
@@ -188,18 +255,29 @@ class FlowBody(SpecModel):
         0, ge=0, le=1000, description="Frames run through each new workflow before it goes live."
     )
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> FlowBody:
-        for kind, items in (("steps", self.steps), ("sinks", self.sinks)):
-            seen: set[str] = set()
-            for item in items:
-                if item.name in seen:
-                    raise ValueError(f"{kind}: duplicate name {item.name!r}")
-                seen.add(item.name)
-        return self
+    @field_validator("steps", "sinks")
+    @classmethod
+    def _unique_names(cls, items: list[Any], info: ValidationInfo) -> list[Any]:
+        first: dict[str, int] = {}
+        duplicates = []
+        for index, item in enumerate(items):
+            if item.name in first:
+                duplicates.append(
+                    spec_error(
+                        f"duplicate name {item.name!r}; "
+                        f"{info.field_name}[{first[item.name]}] already uses it",
+                        at=(index, "name"),
+                    )
+                )
+            first.setdefault(item.name, index)
+        if duplicates:
+            raise spec_errors(f"FlowBody.{info.field_name}", duplicates)
+        return items
 
 
 class Metadata(SpecModel):
+    """Identity of a flow."""
+
     name: str = Field(..., pattern=NAME_PATTERN, description="The flow's identity.")
     labels: dict[str, str] = Field(default_factory=dict)
 
@@ -207,7 +285,7 @@ class Metadata(SpecModel):
 class Flow(SpecModel):
     """One ``kind: Flow`` document."""
 
-    apiVersion: Literal["rtcflow/v1"]  # noqa: N815 - field name fixed by the format
+    apiVersion: Literal["rtcflow/v1"]  # camelCase: the field name is fixed by the format
     kind: Literal["Flow"]
     metadata: Metadata
     spec: FlowBody
