@@ -24,7 +24,7 @@ log = logging.getLogger("rtcflow")
 
 def _seconds(text: str) -> float:
     """A duration: plain seconds, or ``90s``, ``1m30s``, ``00:01:30``."""
-    from rtcflow.timeline.durations import parse_duration
+    from rtcflow.spec.timeline import parse_duration
 
     try:
         return parse_duration(text)
@@ -99,9 +99,11 @@ async def _report_progress(reconciler: Reconciler, stop: asyncio.Event) -> None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 0.5)
         return
-    while not stop.is_set():
+    while True:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 5.0)
+        if stop.is_set():
+            return
         for status in reconciler.status():
             log.info("%s", _status_line(status))
 
@@ -137,14 +139,14 @@ async def apply(args: argparse.Namespace) -> int:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.2)
     stop.set()
+    final = reconciler.status()
     await reconciler.stop_all()
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    for status in reconciler.status():
+    for status in final:
         print(_status_line(status))
-    failed = any(s.phase == "Failed" or s.apply_error for s in reconciler.status())
-    return 1 if failed else 0
+    return 1 if any(s.phase == "Failed" or s.apply_error for s in final) else 0
 
 
 # -- the command line --------------------------------------------------------------------
@@ -177,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", type=Path)
 
     commands.add_parser("schema", help="print the JSON Schema of the spec")
+
+    p = commands.add_parser("daydream-emulator", help="serve a local stand-in of the Daydream API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8787)
+    p.add_argument("--api-key", help="accept only this key (default: any non-empty key)")
     return parser
 
 
@@ -199,6 +206,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from rtcflow.spec.schema import flow_json_schema
 
         print(json.dumps(flow_json_schema(), indent=2))
+        return 0
+    if args.command == "daydream-emulator":
+        from rtcflow.daydream.emulator import run_emulator
+
+        print(f"Daydream emulator: DAYDREAM_API_URL=http://{args.host}:{args.port}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_emulator(args.host, args.port, api_key=args.api_key))
         return 0
     raise AssertionError(args.command)
 

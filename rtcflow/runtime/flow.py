@@ -74,9 +74,9 @@ class FlowGraph:
         self.error: str | None = None
         self.step_errors: dict[str, StepErrors] = {}
         self.time_base = frame_time_base(video.fps)
-        depth = 1 if self.live else 4
-        self._input: FrameQueue[_Input] = FrameQueue(depth, lossy=self.live)
-        self._output: FrameQueue[VideoFrame] = FrameQueue(depth, lossy=self.live)
+        self._input: FrameQueue[_Input] = FrameQueue(1 if self.live else 4, lossy=self.live)
+        # Live output keeps one frame of jitter buffer (see _output_live).
+        self._output: FrameQueue[VideoFrame] = FrameQueue(3 if self.live else 4, lossy=self.live)
         self._chain_lock = asyncio.Lock()
         self._frames_in = 0
         self._frames_processed = 0
@@ -252,7 +252,9 @@ class FlowGraph:
         clock = OutputClock(self.video.fps)
         last: VideoFrame | None = None
         async for tick in clock.ticks():
-            frame = self._output.latest_nowait()
+            # One frame of slack absorbs jitter between processing and the clock;
+            # beyond that, skip to the newest frame (real time wins over completeness).
+            frame = self._output.next_nowait(backlog=1)
             if frame is None:
                 if self._output.closed:
                     break

@@ -58,14 +58,17 @@ class FrameQueue(Generic[T]):
         except asyncio.QueueEmpty:
             return None
 
-    def latest_nowait(self) -> T | None:
-        """Drain the queue and return its newest item (counting the skipped ones as dropped)."""
-        newest = None
-        while (item := self.get_nowait()) is not None:
-            if newest is not None:
-                self.dropped += 1
-            newest = item
-        return newest
+    def next_nowait(self, backlog: int = 0) -> T | None:
+        """The next item, first skipping (and counting) the oldest ones so that at most
+        ``backlog`` items stay queued after it; ``None`` when empty.
+
+        ``backlog=0`` returns the newest item; ``backlog=1`` keeps a one-item jitter
+        buffer, so a consumer ticking at the producer's rate sees every item.
+        """
+        while self.depth > backlog + 1:
+            self.get_nowait()
+            self.dropped += 1
+        return self.get_nowait()
 
     async def get(self) -> T:
         """Wait for the next item; raises :class:`QueueClosed` once closed and drained."""

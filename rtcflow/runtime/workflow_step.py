@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from rtcflow.media.convert import frame_to_image, image_to_frame
+from rtcflow.media.convert import from_image, to_image
 from rtcflow.media.frame import VideoFrame
 from rtcflow.spec.models import VideoSpec, WorkflowStepSpec
 from rtcflow.workflow import (
@@ -76,8 +76,8 @@ class WorkflowStep:
 
     def _process_on_thread(self, frame: VideoFrame) -> VideoFrame:
         assert self.workflow is not None
-        image = frame_to_image(frame, self.device)
-        return image_to_frame(self.workflow.run(image), frame)
+        image = to_image(frame, self.device)
+        return from_image(self.workflow.run(image), frame)
 
     async def process(self, frame: VideoFrame) -> VideoFrame:
         return await self._on_thread(self._process_on_thread, frame)

@@ -15,10 +15,11 @@ from typing import Any, TextIO
 
 from pydantic import BaseModel
 
+from rtcflow.spec.base import WRITTEN
 from rtcflow.spec.document import Document, Position, parse_documents
 from rtcflow.spec.env import DOTENV_NAME, Environment
 from rtcflow.spec.errors import LocPath, SpecError, SpecProblem, format_field_path
-from rtcflow.spec.models import WRITTEN, Flow
+from rtcflow.spec.models import Flow
 from rtcflow.spec.validation import validate_document
 
 SPEC_SUFFIXES = (".yaml", ".yml")

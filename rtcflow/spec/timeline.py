@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
@@ -396,12 +396,27 @@ class TrackSpec(TimelineModel):
         return keys
 
 
+Part = Literal["cues", "tracks"]
+
+
+def _is_track(item: Any) -> bool:
+    return isinstance(item, dict) and "track" in item
+
+
+def _list_loc(
+    positions: dict[Part, list[int]], loc: tuple[str | int, ...]
+) -> tuple[str | int, ...]:
+    """``("tracks", 0, "keys")`` → ``(3, "keys")``: the location in the list shorthand."""
+    part, index, *rest = loc
+    return (positions[cast(Part, part)][cast(int, index)], *rest)
+
+
 class TimelineSpec(TimelineModel):
     """Scheduled parameter changes of one flow.
 
     ``loop`` repeats the offset-based part (``at``, ``every``, tracks) every ``loop``;
     values carry over from one repetition to the next. ``seed`` makes ``random`` values
-    reproducible.
+    reproducible. A plain list is a timeline of cues and tracks (items with ``track``).
     """
 
     seed: int = Field(0, description="Seed of the random values drawn by cues.")
@@ -411,32 +426,40 @@ class TimelineSpec(TimelineModel):
     cues: list[CueSpec] = Field(default_factory=list)
     tracks: list[TrackSpec] = Field(default_factory=list)
 
-    _shorthand: bool = PrivateAttr(False)
+    # For the list shorthand: each cue's and track's index in the list.
+    _positions: dict[Part, list[int]] | None = PrivateAttr(None)
 
     @model_validator(mode="wrap")
     @classmethod
     def _validate(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> TimelineSpec:
-        """Accept a plain list of cues (its errors keep the list's indices); cross-check."""
-        shorthand = isinstance(data, list)
+        """Accept the list shorthand (its errors keep the list's indices); cross-check."""
+        positions: dict[Part, list[int]] | None = None
+        if isinstance(data, list):
+            positions = {
+                "cues": [i for i, item in enumerate(data) if not _is_track(item)],
+                "tracks": [i for i, item in enumerate(data) if _is_track(item)],
+            }
+            data = {part: [data[i] for i in at] for part, at in positions.items()}
         try:
-            model = handler({"cues": data} if shorthand else data)
+            model = handler(data)
         except ValidationError as exc:
-            if not shorthand:
+            if positions is None:
                 raise
             raise ValidationError.from_exception_data(
                 exc.title,
                 [
                     InitErrorDetails(
                         type=error["type"],
-                        loc=error["loc"][1:],
+                        loc=_list_loc(positions, error["loc"]),
                         input=error["input"],
                         ctx=error.get("ctx", {}),
                     )
                     for error in exc.errors()
                 ],
             ) from None
-        model._shorthand = shorthand
-        if problems := model._conflicts():
+        model._positions = positions
+        problems = model._conflicts()
+        if problems:
             raise ValidationError.from_exception_data(
                 cls.__name__,
                 [
@@ -454,7 +477,15 @@ class TimelineSpec(TimelineModel):
         return {
             "anyOf": [
                 dict(schema),
-                {"type": "array", "items": schema["properties"]["cues"]["items"]},
+                {
+                    "type": "array",
+                    "items": {
+                        "anyOf": [
+                            schema["properties"]["cues"]["items"],
+                            schema["properties"]["tracks"]["items"],
+                        ]
+                    },
+                },
             ]
         }
 
@@ -466,9 +497,10 @@ class TimelineSpec(TimelineModel):
             if track.track in tracked:
                 problems.append(
                     (
-                        ("tracks", index, "track"),
+                        (*self.loc("tracks", index), "track"),
                         track.track,
-                        f"{track.track} already has a track (tracks[{tracked[track.track]}])",
+                        f"{track.track} already has a track "
+                        f"({self.label('tracks', tracked[track.track])})",
                     )
                 )
             tracked.setdefault(track.track, index)
@@ -477,10 +509,10 @@ class TimelineSpec(TimelineModel):
                 if target in tracked:
                     problems.append(
                         (
-                            (*self.loc(index), "set", target),
+                            (*self.loc("cues", index), "set", target),
                             cue.set[target],
-                            f"{target} follows a keyframe track (tracks[{tracked[target]}]); "
-                            "cues cannot also set it",
+                            f"{target} follows a keyframe track "
+                            f"({self.label('tracks', tracked[target])}); cues cannot also set it",
                         )
                     )
         if self.loop is None:
@@ -492,7 +524,7 @@ class TimelineSpec(TimelineModel):
                 name = "at" if cue.at is not None else "every" if cue.start is None else "start"
                 problems.append(
                     (
-                        (*self.loc(index), name),
+                        (*self.loc("cues", index), name),
                         getattr(cue, name),
                         f"first occurrence at {format_duration(first)} is not inside the loop "
                         f"({loop})",
@@ -504,7 +536,7 @@ class TimelineSpec(TimelineModel):
                 if key.at > self.loop or (key.at == self.loop and not last):
                     problems.append(
                         (
-                            ("tracks", index, "keys", key_index, "at"),
+                            (*self.loc("tracks", index), "keys", key_index, "at"),
                             key.at,
                             f"key at {format_duration(key.at)} is not inside the loop ({loop}); "
                             "only a last key may sit at the loop's end",
@@ -512,10 +544,13 @@ class TimelineSpec(TimelineModel):
                     )
         return problems
 
-    def loc(self, index: int) -> tuple[str | int, ...]:
-        """The field path of cue ``index`` inside the timeline: ``("cues", i)`` or ``(i,)``."""
-        return (index,) if self._shorthand else ("cues", index)
+    def loc(self, part: Part, index: int) -> tuple[str | int, ...]:
+        """The field path of ``cues[index]`` or ``tracks[index]`` inside the timeline.
 
-    def label(self, index: int) -> str:
-        """``cues[2]`` (``[2]`` for the list shorthand): how messages name cue ``index``."""
-        return f"[{index}]" if self._shorthand else f"cues[{index}]"
+        ``(part, index)``, or ``(position,)`` for the list shorthand.
+        """
+        return (part, index) if self._positions is None else (self._positions[part][index],)
+
+    def label(self, part: Part, index: int) -> str:
+        """How messages name ``cues[index]`` or ``tracks[index]``: ``cues[2]``, or ``[2]``."""
+        return "".join(f"[{p}]" if isinstance(p, int) else p for p in self.loc(part, index))

@@ -39,13 +39,17 @@ async def test_closed_queue_drains_then_raises():
         await queue.put(8)
 
 
-async def test_latest_nowait_drains_to_newest():
-    queue: FrameQueue[int] = FrameQueue(3)
+async def test_next_nowait_skips_to_keep_backlog():
+    queue: FrameQueue[int] = FrameQueue(4)
+    for i in range(4):
+        await queue.put(i)
+    assert queue.next_nowait(backlog=1) == 2
+    assert queue.dropped == 2
+    assert queue.next_nowait(backlog=1) == 3
+    assert queue.next_nowait(backlog=1) is None
     for i in range(3):
         await queue.put(i)
-    assert queue.latest_nowait() == 2
-    assert queue.dropped == 2
-    assert queue.latest_nowait() is None
+    assert queue.next_nowait(backlog=0) == 2
 
 
 def test_time_base_makes_one_frame_one_unit():
