@@ -119,6 +119,13 @@ async def apply(args: argparse.Namespace) -> int:
         device=torch.device(args.device) if args.device else default_device(),
     )
     reconciler = Reconciler(args.paths, ComponentBuilder(options))
+    api = None
+    if args.api_port is not None:
+        from rtcflow.api.server import ControlServer, create_app
+
+        api = ControlServer(create_app(reconciler), args.api_host, args.api_port)
+        await api.start()
+        log.info("control API at %s", api.url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -141,12 +148,36 @@ async def apply(args: argparse.Namespace) -> int:
     stop.set()
     final = reconciler.status()
     await reconciler.stop_all()
+    if api is not None:
+        await api.stop()
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     for status in final:
         print(_status_line(status))
     return 1 if any(s.phase == "Failed" or s.apply_error for s in final) else 0
+
+
+def validate(args: argparse.Namespace) -> int:
+    """Check the specs, then compile every workflow step (node classes, links, ranges)."""
+    from rtcflow.runtime.workflow_step import load_compiled_workflow
+    from rtcflow.spec.loader import load_specs, validate_paths
+    from rtcflow.spec.models import WorkflowStepSpec
+    from rtcflow.workflow import WorkflowError
+
+    if validate_paths(args.paths, sys.stdout):
+        return 1
+    failed = False
+    for loaded in (flow for file in load_specs(args.paths) for flow in file.flows):
+        for index, step in enumerate(loaded.flow.spec.steps):
+            if not isinstance(step, WorkflowStepSpec):
+                continue
+            try:
+                load_compiled_workflow(step, args.workspace)
+            except WorkflowError as exc:
+                failed = True
+                print(loaded.problem(("spec", "steps", index, "workflow"), str(exc)))
+    return 1 if failed else 0
 
 
 # -- the command line --------------------------------------------------------------------
@@ -174,9 +205,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-watch", dest="watch", action="store_false", help="do not reload on file changes"
     )
+    p.add_argument("--api-host", default="127.0.0.1", help="control API address")
+    p.add_argument(
+        "--api-port", type=int, help="serve the control API (status, events) on this port"
+    )
 
-    p = commands.add_parser("validate", help="check spec files (exit 0 valid, 1 invalid)")
+    p = commands.add_parser(
+        "validate", help="check spec files and their workflows (exit 0 valid, 1 invalid)"
+    )
     p.add_argument("paths", nargs="+", type=Path)
+    p.add_argument("--workspace", type=Path, help="a ComfyUI checkout whose nodes to load")
 
     commands.add_parser("schema", help="print the JSON Schema of the spec")
 
@@ -197,9 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "apply":
         return asyncio.run(apply(args))
     if args.command == "validate":
-        from rtcflow.spec.loader import validate_paths
-
-        return validate_paths(args.paths, sys.stdout)
+        return validate(args)
     if args.command == "schema":
         import json
 

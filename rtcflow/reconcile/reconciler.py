@@ -14,16 +14,37 @@ from rtcflow.reconcile.status import Conditions, EventLog, FlowStatus, git_revis
 from rtcflow.runtime.build import ComponentBuilder
 from rtcflow.runtime.flow import FlowGraph, FlowPhase
 from rtcflow.runtime.step import Step
-from rtcflow.spec.loader import LoadedFlow, SpecProblem, load_specs
+from rtcflow.spec.loader import LoadedFlow, SpecProblem, load_specs, referenced_paths
+from rtcflow.spec.models import Flow
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeclaredFlow:
+    """A flow declared through the API (``POST /stream/start``) rather than in a file."""
+
+    flow: Flow
+    origin: str
+
+    @property
+    def watched_paths(self) -> set[Path]:
+        return referenced_paths(self.flow)
+
+
+#: Where a desired flow comes from: a spec file or the API.
+DesiredFlow = LoadedFlow | DeclaredFlow
+
+
+def _file(desired: DesiredFlow) -> Path | None:
+    return desired.file if isinstance(desired, LoadedFlow) else None
 
 
 @dataclass
 class RunningFlow:
     """A flow's running graph and the spec/digests of what is actually running."""
 
-    loaded: LoadedFlow
+    loaded: DesiredFlow
     digests: FlowDigests
     graph: FlowGraph
     steps: dict[str, Step] = field(default_factory=dict)
@@ -33,9 +54,11 @@ class Reconciler:
     """Loads the specs, diffs them against what runs, and applies the smallest change.
 
     A file with problems changes nothing that runs: its flows keep their running spec and
-    report the problems until the file is fixed. Each component is applied on its own; a
-    component that fails to apply keeps its previous version running and its running
-    digest unchanged, so the next reconcile tries it again.
+    report the problems until the file is fixed. Flows declared through the API
+    (``declare``/``withdraw``) are reconciled exactly like those from files. Each
+    component is applied on its own; a component that fails to apply keeps its previous
+    version running and its running digest unchanged, so the next reconcile tries it
+    again.
     """
 
     def __init__(
@@ -53,22 +76,39 @@ class Reconciler:
         self.flows: dict[str, RunningFlow] = {}
         self.problems: dict[Path, list[SpecProblem]] = {}
         self.apply_errors: dict[str, str] = {}
-        self.desired: dict[str, LoadedFlow] = {}
+        self.desired: dict[str, DesiredFlow] = {}
+        self.declared: dict[str, DeclaredFlow] = {}
         self.wanted: dict[str, FlowDigests] = {}
         self.revisions: dict[Path, str | None] = {}
         self._lock = asyncio.Lock()
 
     # -- reconcile ------------------------------------------------------------------
 
-    def load_desired(self) -> dict[str, LoadedFlow]:
+    async def declare(self, flow: Flow, origin: str) -> None:
+        """Add or replace an API-declared flow and reconcile.
+
+        Raises ``ValueError`` when a spec file already declares a flow of that name.
+        """
+        existing = self.desired.get(flow.name)
+        if isinstance(existing, LoadedFlow):
+            raise ValueError(f"flow {flow.name!r} is declared in {existing.file}")
+        self.declared[flow.name] = DeclaredFlow(flow, origin)
+        await self.reconcile()
+
+    async def withdraw(self, name: str) -> None:
+        """Remove an API-declared flow and reconcile (its graph stops)."""
+        del self.declared[name]
+        await self.reconcile()
+
+    def load_desired(self) -> dict[str, DesiredFlow]:
         """Every valid flow of the spec files; a bad file contributes its running flows."""
-        desired: dict[str, LoadedFlow] = {}
+        desired: dict[str, DesiredFlow] = dict(self.declared)
         self.problems = {}
         for loaded_file in load_specs(self.paths, self.environ):
             if loaded_file.problems:
                 self.problems[loaded_file.path] = loaded_file.problems
                 for name, running in self.flows.items():
-                    if running.loaded.file == loaded_file.path:
+                    if _file(running.loaded) == loaded_file.path:
                         desired[name] = running.loaded
                 continue
             for loaded in loaded_file.flows:
@@ -82,7 +122,7 @@ class Reconciler:
             for path, problems in self.problems.items():
                 for problem in problems:
                     log.error("%s", problem)
-                names = [n for n, f in self.flows.items() if f.loaded.file == path]
+                names = [n for n, f in self.flows.items() if _file(f.loaded) == path]
                 for name in names or [path.name]:
                     self.events.record(
                         name, "SpecRejected", f"{len(problems)} problem(s) in {path}"
@@ -96,10 +136,8 @@ class Reconciler:
                 for name, loaded in desired.items()
             }
             self.wanted = wanted
-            self.revisions = {
-                f: await asyncio.to_thread(git_revision, f)
-                for f in {loaded.file for loaded in desired.values()}
-            }
+            files = {_file(loaded) for loaded in desired.values()} - {None}
+            self.revisions = {f: await asyncio.to_thread(git_revision, f) for f in files}
             change = diff(running, wanted)
             if change:
                 log.info("applying:\n%s", change.describe())
@@ -107,7 +145,7 @@ class Reconciler:
             return change
 
     async def _apply(
-        self, change: Diff, desired: Mapping[str, LoadedFlow], wanted: Mapping[str, FlowDigests]
+        self, change: Diff, desired: Mapping[str, DesiredFlow], wanted: Mapping[str, FlowDigests]
     ) -> None:
         for name in change.removed:
             await self.stop_flow(name)
@@ -117,7 +155,7 @@ class Reconciler:
         for flow_diff in change.changed:
             await self._change(flow_diff, desired[flow_diff.name], wanted[flow_diff.name])
 
-    async def _start(self, loaded: LoadedFlow, digests: FlowDigests) -> None:
+    async def _start(self, loaded: DesiredFlow, digests: FlowDigests) -> None:
         name = loaded.flow.name
         body = loaded.flow.spec
         try:
@@ -131,7 +169,8 @@ class Reconciler:
             return
         self.apply_errors.pop(name, None)
         self.flows[name] = RunningFlow(loaded, digests, graph, {s.name: s for s in steps})
-        self.events.record(name, "Started", f"flow started from {loaded.file}")
+        origin = loaded.file if isinstance(loaded, LoadedFlow) else loaded.origin
+        self.events.record(name, "Started", f"flow started from {origin}")
 
     async def stop_flow(self, name: str) -> None:
         running = self.flows.pop(name, None)
@@ -149,7 +188,7 @@ class Reconciler:
         log.error("flow %s: %s: %s", name, reason, message)
         self.events.record(name, reason, message)
 
-    async def _change(self, change: FlowDiff, loaded: LoadedFlow, wanted: FlowDigests) -> None:
+    async def _change(self, change: FlowDiff, loaded: DesiredFlow, wanted: FlowDigests) -> None:
         running = self.flows[change.name]
         if change.restart or running.graph.phase is not FlowPhase.RUNNING:
             await self.stop_flow(change.name)
@@ -240,7 +279,8 @@ class Reconciler:
             graph = running.graph.status() if running else {}
             phase = running.graph.phase.value if running else FlowPhase.FAILED.value
             wanted = self.wanted.get(name)
-            problems = problem_lines.get(loaded.file, []) if loaded else []
+            file = _file(loaded) if loaded else None
+            problems = problem_lines.get(file, []) if file else []
             degraded = bool(
                 problems
                 or self.apply_errors.get(name)
@@ -250,8 +290,8 @@ class Reconciler:
             result.append(
                 FlowStatus(
                     name=name,
-                    file=str(loaded.file) if loaded else None,
-                    revision=self.revisions.get(loaded.file) if loaded else None,
+                    file=str(file) if file else None,
+                    revision=self.revisions.get(file) if file else None,
                     phase=phase,
                     conditions=Conditions(
                         ready=phase == FlowPhase.RUNNING.value,

@@ -25,9 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     GetJsonSchemaHandler,
     PlainSerializer,
@@ -40,6 +38,8 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, InitErrorDetails
+
+from rtcflow.spec.base import SpecModel
 
 Easing = Literal["step", "linear", "ease-in", "ease-out", "ease-in-out"]
 
@@ -266,13 +266,7 @@ KeyValue = Annotated[Any, BeforeValidator(_parse_key_value), WithJsonSchema(_VAL
 # -- models ----------------------------------------------------------------------------
 
 
-class TimelineModel(BaseModel):
-    """Base of the timeline models: unknown fields are errors, models are immutable."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RampSpec(TimelineModel):
+class RampSpec(SpecModel):
     """How a cue's values move to their new value: over ``duration``, shaped by ``easing``.
 
     Numbers interpolate (integers stay integers); a string is crossfaded as Daydream's
@@ -283,7 +277,7 @@ class RampSpec(TimelineModel):
     easing: Easing = "linear"
 
 
-class CueSpec(TimelineModel):
+class CueSpec(SpecModel):
     """Set targets at an offset (``at``), periodically (``every``) or by ``cron``."""
 
     at: Duration | None = Field(None, description="Offset from the flow's start.")
@@ -366,7 +360,7 @@ class CueSpec(TimelineModel):
         return self.at
 
 
-class KeySpec(TimelineModel):
+class KeySpec(SpecModel):
     """A keyframe: ``value`` at ``at``; ``easing`` shapes the move from the previous key."""
 
     at: Duration
@@ -374,7 +368,7 @@ class KeySpec(TimelineModel):
     easing: Easing = "linear"
 
 
-class TrackSpec(TimelineModel):
+class TrackSpec(SpecModel):
     """A keyframe track: the target follows its keys, interpolating between them.
 
     Before the first key the target keeps its value; after the last key it holds it.
@@ -411,7 +405,7 @@ def _list_loc(
     return (positions[cast(Part, part)][cast(int, index)], *rest)
 
 
-class TimelineSpec(TimelineModel):
+class TimelineSpec(SpecModel):
     """Scheduled parameter changes of one flow.
 
     ``loop`` repeats the offset-based part (``at``, ``every``, tracks) every ``loop``;

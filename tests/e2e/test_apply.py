@@ -267,3 +267,20 @@ def test_env_file_is_not_required(workdir: Path):
         env={k: v for k, v in os.environ.items() if k != "RTCFLOW_DEBUG"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_validate_reports_workflow_problems_at_the_step(workdir: Path):
+    broken = dict(INVERT)
+    broken["9"] = {"class_type": "NoSuchNode", "inputs": {}}
+    (workdir / "fx.json").write_text(json.dumps(broken))
+    spec = workdir / "flow.yaml"
+    spec.write_text(LIVE_SPEC.format(sinks=""))
+    result = subprocess.run(
+        [sys.executable, "-m", "rtcflow.cli", "validate", str(spec)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    line = next(x for x in result.stdout.splitlines() if x.startswith(f"{spec}:7:"))
+    assert "spec.steps[0].workflow" in line and "NoSuchNode" in result.stdout
