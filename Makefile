@@ -6,7 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench lint format schema clean
+WRTC   := tests/interop/wrtc/node_modules/.installed-stamp
+
+.PHONY: demo test bench lint format schema clean interop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +22,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/rtcflow apply specs/show.yaml
 
-test: $(STAMP)
+# Independent peers for the interop tests: Google's libwebrtc through @roamhq/wrtc (npm).
+$(WRTC): tests/interop/wrtc/package-lock.json
+	npm ci --prefix tests/interop/wrtc --no-audit --no-fund
+	touch $@
+
+interop: $(WRTC)
+
+test: $(STAMP) interop
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
