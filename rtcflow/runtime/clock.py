@@ -6,10 +6,12 @@ import asyncio
 import time
 from fractions import Fraction
 
+from rtcflow.media.timing import frame_rate
+
 
 def frame_time_base(fps: float) -> Fraction:
-    """The time base in which one output frame lasts exactly one unit (1001-safe)."""
-    return 1 / Fraction(fps).limit_denominator(1001)
+    """The time base in which one output frame lasts exactly one unit."""
+    return 1 / frame_rate(fps)
 
 
 class OutputClock:
@@ -21,7 +23,7 @@ class OutputClock:
     """
 
     def __init__(self, fps: float, *, max_lag: int = 2) -> None:
-        self.period = float(1 / Fraction(fps).limit_denominator(1001))
+        self.period = float(frame_time_base(fps))
         self.max_lag = max_lag
         self.skipped = 0
         self._start: float | None = None

@@ -284,3 +284,31 @@ def test_validate_reports_workflow_problems_at_the_step(workdir: Path):
     assert result.returncode == 1
     line = next(x for x in result.stdout.splitlines() if x.startswith(f"{spec}:7:"))
     assert "spec.steps[0].workflow" in line and "NoSuchNode" in result.stdout
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_with_the_file_finalized(workdir: Path):
+    import signal
+
+    spec = workdir / "flow.yaml"
+    spec.write_text(LIVE_SPEC.format(sinks="{name: rec, type: file, path: rec.mkv}"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rtcflow.cli", "apply", str(spec)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (workdir / "rec.mkv").exists() or (workdir / "rec.mkv").stat().st_size < 20_000:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, output
+    with av.open(str(workdir / "rec.mkv")) as container:
+        assert container.duration is not None, "Matroska header finalized on stop"
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames > 10
