@@ -16,11 +16,11 @@ import av
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, CollectingSink
 
 from rtcflow.reconcile.reconciler import Reconciler
 from rtcflow.reconcile.watch import watch
 from rtcflow.runtime.build import ComponentBuilder, RuntimeOptions
+from tests.components import REPO, CollectingSink
 
 CLIP = REPO / "examples" / "media" / "clip.mp4"
 INVERT = json.loads((REPO / "workflows" / "invert.json").read_text())

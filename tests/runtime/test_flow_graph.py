@@ -2,9 +2,8 @@
 
 import asyncio
 
-from conftest import AddStep, CollectingSink, CountingSource
-
 from rtcflow.runtime.flow import FlowGraph, FlowPhase
+from tests.components import AddStep, CollectingSink, CountingSource
 
 
 async def run_for(graph: FlowGraph, seconds: float) -> None:
