@@ -189,7 +189,12 @@ def memory(seconds: float) -> dict:
         return int(out.stdout.split()[-1]) // 1024
 
     idle, flow = peak(False), peak(True)
-    return {"idle_rss_mib": idle, "flow_rss_mib": flow, "ratio": round(flow / idle, 2)}
+    return {
+        "idle_process_peak_rss_mib": idle,
+        "flow_process_peak_rss_mib": flow,
+        "flow_adds_mib": flow - idle,
+        "ratio": round(flow / idle, 2),
+    }
 
 
 def run(seconds: int = 30, swaps: int = 20) -> dict:
