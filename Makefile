@@ -7,8 +7,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 WRTC   := tests/interop/wrtc/node_modules/.installed-stamp
+PYTRICKLE := .venv-pytrickle/.installed-stamp
 
-.PHONY: demo test bench lint format schema clean interop
+.PHONY: demo test bench lint format schema clean interop chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +28,19 @@ $(WRTC): tests/interop/wrtc/package-lock.json
 	npm ci --prefix tests/interop/wrtc --no-audit --no-fund
 	touch $@
 
-interop: $(WRTC)
+# pytrickle (Livepeer's Python trickle client) pins versions that clash with ours, so it
+# gets its own environment; --no-deps keeps its CUDA torch out (the peer needs aiohttp only).
+$(PYTRICKLE):
+	$(PYTHON) -m venv .venv-pytrickle
+	.venv-pytrickle/bin/pip install --quiet --no-deps pytrickle==0.1.6
+	.venv-pytrickle/bin/pip install --quiet aiohttp
+	touch $@
+
+# Headless Chromium (Debian's package) plays the preview page in the browser test.
+chromium:
+	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+interop: $(WRTC) $(PYTRICKLE) chromium
 
 test: $(STAMP) interop
 	$(BIN)/python -m pytest -q
@@ -47,4 +60,4 @@ schema: $(STAMP)
 	$(BIN)/rtcflow schema > schemas/rtcflow.schema.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache out bench-results
+	rm -rf $(VENV) .venv-pytrickle tests/interop/wrtc/node_modules .pytest_cache out bench-results

@@ -9,8 +9,9 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -18,6 +19,11 @@ from rtcflow.reconcile.reconciler import Reconciler
 from rtcflow.reconcile.status import FlowStatus
 from rtcflow.reconcile.watch import watch
 from rtcflow.runtime.build import ComponentBuilder, RuntimeOptions, default_device
+
+if TYPE_CHECKING:
+    from rtcflow.api.server import ControlServer
+    from rtcflow.spec.models import WorkflowStepSpec
+    from rtcflow.workflow import CompiledWorkflow
 
 log = logging.getLogger("rtcflow")
 
@@ -84,8 +90,21 @@ def _status_line(status: FlowStatus) -> str:
         f"in={c.get('frames_in', 0)} out={c.get('frames_out', 0)} "
         f"dropped={c.get('frames_dropped', 0)} repeated={c.get('frames_repeated', 0)} "
         f"p50={_ms(c.get('latency_p50_ms'))}ms p95={_ms(c.get('latency_p95_ms'))}ms"
+        + _timeline_note(status.graph.get("timeline"))
         + (f" error={status.apply_error}" if status.apply_error else "")
     )
+
+
+def _timeline_note(timeline: dict | None) -> str:
+    """`` timeline=0:01:23.400 next=dream.prompt@0:01:30.000`` for a flow with cues."""
+    from rtcflow.timeline.table import format_offset
+
+    if not timeline or not (timeline["values"] or timeline["next_cue"]):
+        return ""
+    note = f" timeline={format_offset(timeline['position'])}"
+    for cue in timeline["next_cue"][:1]:
+        note += f" next={cue['target']}@{format_offset(cue['at'])}"
+    return note
 
 
 async def _report_progress(reconciler: Reconciler, stop: asyncio.Event) -> None:
@@ -112,20 +131,78 @@ def _all_ended(reconciler: Reconciler) -> bool:
     return all(f.graph.done.is_set() for f in reconciler.flows.values())
 
 
+DEFAULT_API_PORT = 8889
+
+
+class ControlAPI:
+    """The control API of ``apply``: started by ``--api-port``, or on ``DEFAULT_API_PORT``
+    as soon as a flow serves something on it (a preview page, WHIP ingest)."""
+
+    def __init__(self, reconciler: Reconciler, host: str, port: int | None) -> None:
+        self.reconciler = reconciler
+        self.host = host
+        self.port = DEFAULT_API_PORT if port is None else port
+        self.server: ControlServer | None = None
+        self._failed = False
+        self._announced: set[str] = set()
+
+    async def start(self) -> None:
+        from rtcflow.api.server import ControlServer, create_app
+
+        server = ControlServer(create_app(self.reconciler), self.host, self.port)
+        try:
+            await server.start()
+        except OSError as exc:
+            self._failed = True
+            log.error(
+                "cannot serve the control API on %s:%s (%s); choose another with --api-port",
+                self.host,
+                self.port,
+                exc,
+            )
+            return
+        self.server = server
+        log.info("control API at %s", server.url)
+
+    async def serve_flows(self) -> None:
+        """Start the API if a flow needs it; print the URL of each newly served path."""
+        from rtcflow.api.ingest import ingest_path
+        from rtcflow.api.preview import preview_path
+
+        served: dict[str, str] = {}
+        for loaded in self.reconciler.desired.values():
+            flow = loaded.flow
+            for path, what in ((preview_path(flow), "preview"), (ingest_path(flow), "WHIP ingest")):
+                if path is not None:
+                    served[path] = f"{what} of {flow.name}"
+        if served and self.server is None and not self._failed:
+            await self.start()
+        if self.server is None:
+            return
+        for path, label in served.items():
+            if path not in self._announced:
+                self._announced.add(path)
+                print(f"{label}: {self.server.url}{path}", flush=True)
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
+
+
 async def apply(args: argparse.Namespace) -> int:
     options = RuntimeOptions(
         workspace=args.workspace,
         warmup_frames=args.warm_pipeline,
         device=torch.device(args.device) if args.device else default_device(),
     )
-    reconciler = Reconciler(args.paths, ComponentBuilder(options))
-    api = None
+    reconciler = Reconciler(
+        args.paths, ComponentBuilder(options), restart_timeline=args.restart_timeline
+    )
+    api = ControlAPI(reconciler, args.api_host, args.api_port)
     if args.api_port is not None:
-        from rtcflow.api.server import ControlServer, create_app
-
-        api = ControlServer(create_app(reconciler), args.api_host, args.api_port)
         await api.start()
-        log.info("control API at %s", api.url)
+        if api.server is None:
+            return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -143,13 +220,13 @@ async def apply(args: argparse.Namespace) -> int:
             break
         if not args.watch and _all_ended(reconciler):
             break
+        await api.serve_flows()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.2)
     stop.set()
     final = reconciler.status()
     await reconciler.stop_all()
-    if api is not None:
-        await api.stop()
+    await api.stop()
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -158,25 +235,112 @@ async def apply(args: argparse.Namespace) -> int:
     return 1 if any(s.phase == "Failed" or s.apply_error for s in final) else 0
 
 
-def validate(args: argparse.Namespace) -> int:
-    """Check the specs, then compile every workflow step (node classes, links, ranges)."""
+def _workflow_compiler(workspace: Path | None) -> Callable[[WorkflowStepSpec], CompiledWorkflow]:
+    """Compiles each workflow step spec once; raises its ``WorkflowError`` on every call.
+
+    Specs are remembered by identity (an inline workflow is not hashable): keep them alive.
+    """
     from rtcflow.runtime.workflow_step import load_compiled_workflow
+    from rtcflow.workflow import WorkflowError
+
+    results: dict[int, CompiledWorkflow | WorkflowError] = {}
+
+    def compiled(spec: WorkflowStepSpec) -> CompiledWorkflow:
+        if id(spec) not in results:
+            try:
+                results[id(spec)] = load_compiled_workflow(spec, workspace)
+            except WorkflowError as exc:
+                results[id(spec)] = exc
+        result = results[id(spec)]
+        if isinstance(result, WorkflowError):
+            raise result
+        return result
+
+    return compiled
+
+
+def _or_none(
+    compiled: Callable[[WorkflowStepSpec], CompiledWorkflow],
+) -> Callable[[WorkflowStepSpec], CompiledWorkflow | None]:
+    """``compiled`` answering ``None`` for a workflow that does not compile."""
+    from rtcflow.workflow import WorkflowError
+
+    def workflow(spec: WorkflowStepSpec) -> CompiledWorkflow | None:
+        try:
+            return compiled(spec)
+        except WorkflowError:
+            return None
+
+    return workflow
+
+
+def validate(args: argparse.Namespace) -> int:
+    """Check the specs, compile every workflow step (node classes, links, ranges), then
+    check the timeline's targets against the steps."""
+    from rtcflow.runtime.timeline_driver import timeline_problems
     from rtcflow.spec.loader import load_specs, validate_paths
     from rtcflow.spec.models import WorkflowStepSpec
     from rtcflow.workflow import WorkflowError
 
     if validate_paths(args.paths, sys.stdout):
         return 1
+    compiled = _workflow_compiler(args.workspace)
     failed = False
-    for loaded in (flow for file in load_specs(args.paths) for flow in file.flows):
+    flows = [flow for file in load_specs(args.paths) for flow in file.flows]
+    for loaded in flows:
         for index, step in enumerate(loaded.flow.spec.steps):
             if not isinstance(step, WorkflowStepSpec):
                 continue
             try:
-                load_compiled_workflow(step, args.workspace)
+                compiled(step)
             except WorkflowError as exc:
                 failed = True
                 print(loaded.problem(("spec", "steps", index, "workflow"), str(exc)))
+        for problem in timeline_problems(loaded.flow.spec, _or_none(compiled)):
+            failed = True
+            print(loaded.problem(problem.loc, problem.message))
+    return 1 if failed else 0
+
+
+def timeline(args: argparse.Namespace) -> int:
+    """Print each flow's cue table; with ``--plot``, draw its targets' curves as a PNG."""
+    from datetime import datetime
+
+    from rtcflow.runtime.timeline_driver import declared_values, timeline_problems
+    from rtcflow.spec.loader import load_specs
+    from rtcflow.timeline import Timeline, TimelineError, plot_timeline, render_cue_table
+
+    files = load_specs(args.paths)
+    for problem in (problem for file in files for problem in file.problems):
+        print(problem)
+    failed = any(file.problems for file in files)
+    workflow = _or_none(_workflow_compiler(args.workspace))
+    flows = [flow for file in files for flow in file.flows]
+    timed = [f for f in flows if f.flow.spec.timeline.cues or f.flow.spec.timeline.tracks]
+    if not timed:
+        print(f"no timeline in {', '.join(map(str, args.paths))}")
+        return 1
+    for loaded in timed:
+        body = loaded.flow.spec
+        for problem in timeline_problems(body, workflow):
+            failed = True
+            print(loaded.problem(problem.loc, problem.message))
+        shown = Timeline(
+            body.timeline,
+            initial=declared_values(body, workflow),
+            origin=datetime.now().astimezone(),
+        )
+        print(f"flow {loaded.flow.name} ({loaded.file})")
+        print(render_cue_table(shown, duration=args.duration), end="")
+        if args.plot is not None:
+            path = args.plot
+            if len(timed) > 1:
+                path = path.with_name(f"{path.stem}-{loaded.flow.name}{path.suffix}")
+            try:
+                print(f"plotted {plot_timeline(shown, path, duration=args.duration)}")
+            except TimelineError as exc:
+                failed = True
+                print(f"flow {loaded.flow.name}: {exc}")
     return 1 if failed else 0
 
 
@@ -205,9 +369,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-watch", dest="watch", action="store_false", help="do not reload on file changes"
     )
+    p.add_argument(
+        "--restart-timeline",
+        action="store_true",
+        help="restart a timeline from 0 whenever it is edited (default: keep its origin)",
+    )
     p.add_argument("--api-host", default="127.0.0.1", help="control API address")
     p.add_argument(
-        "--api-port", type=int, help="serve the control API (status, events) on this port"
+        "--api-port",
+        type=int,
+        help="serve the control API (status, events, previews, WHIP ingest) on this port; "
+        f"without it the API starts on {DEFAULT_API_PORT} when a flow has a preview sink "
+        "or a whip source (0 picks a free port)",
     )
 
     p = commands.add_parser(
@@ -216,7 +389,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", type=Path)
     p.add_argument("--workspace", type=Path, help="a ComfyUI checkout whose nodes to load")
 
+    p = commands.add_parser(
+        "timeline", help="print the cue table of each flow's timeline; --plot draws its curves"
+    )
+    p.add_argument("paths", nargs="+", type=Path, help="spec files or folders")
+    p.add_argument("--plot", type=Path, metavar="PNG", help="draw every numeric target's curve")
+    p.add_argument(
+        "--duration", type=_seconds, help="span to show (default: the whole timeline, e.g. 2m)"
+    )
+    p.add_argument("--workspace", type=Path, help="a ComfyUI checkout whose nodes to load")
+
     commands.add_parser("schema", help="print the JSON Schema of the spec")
+
+    p = commands.add_parser("trickle-server", help="serve Livepeer trickle channels")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=3389)
+    p.add_argument("--base-path", default="/")
 
     p = commands.add_parser("daydream-emulator", help="serve a local stand-in of the Daydream API")
     p.add_argument("--host", default="127.0.0.1")
@@ -236,12 +424,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(apply(args))
     if args.command == "validate":
         return validate(args)
+    if args.command == "timeline":
+        return timeline(args)
     if args.command == "schema":
         import json
 
         from rtcflow.spec.schema import flow_json_schema
 
         print(json.dumps(flow_json_schema(), indent=2))
+        return 0
+    if args.command == "trickle-server":
+        from rtcflow.protocols.trickle import run_trickle_server
+
+        print(f"trickle server: http://{args.host}:{args.port}{args.base_path}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_trickle_server(args.host, args.port, args.base_path))
         return 0
     if args.command == "daydream-emulator":
         from rtcflow.daydream.emulator import run_emulator

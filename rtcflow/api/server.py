@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from rtcflow.api.ingest import add_ingest_routes
+from rtcflow.api.preview import add_preview_routes
 from rtcflow.reconcile.reconciler import Reconciler
 
 RECONCILER = web.AppKey("reconciler", Reconciler)
@@ -42,6 +44,8 @@ def create_app(reconciler: Reconciler) -> web.Application:
     app.router.add_get("/flows", list_flows)
     app.router.add_get("/flows/{name}/status", get_flow)
     app.router.add_get("/events", list_events)
+    add_preview_routes(app, reconciler)
+    add_ingest_routes(app, reconciler)
     return app
 
 

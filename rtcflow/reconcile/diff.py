@@ -49,6 +49,8 @@ class FlowDiff:
     steps: ComponentDiff = ComponentDiff()
     reordered: bool = False
     sinks: ComponentDiff = ComponentDiff()
+    timeline: bool = False  # edited: applied in place, the origin kept
+    timeline_restart: bool = False  # restart token changed: the timeline starts over
 
     @property
     def chain_changed(self) -> bool:
@@ -69,6 +71,10 @@ class FlowDiff:
             lines += [f"~ flow {self.name}: {kind} {n} changed" for n in diff.changed]
         if self.reordered:
             lines.append(f"~ flow {self.name}: steps reordered")
+        if self.timeline_restart:
+            lines.append(f"~ flow {self.name}: timeline restarted")
+        elif self.timeline:
+            lines.append(f"~ flow {self.name}: timeline changed (origin kept)")
         return lines
 
 
@@ -87,6 +93,8 @@ def diff_flow(name: str, old: FlowDigests, new: FlowDigests) -> FlowDiff | None:
         steps=steps,
         reordered=kept_old != kept_new,
         sinks=ComponentDiff.between(old.sinks, new.sinks),
+        timeline=old.timeline != new.timeline,
+        timeline_restart=old.timeline_restart != new.timeline_restart,
     )
 
 

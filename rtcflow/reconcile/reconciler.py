@@ -14,8 +14,13 @@ from rtcflow.reconcile.status import Conditions, EventLog, FlowStatus, git_revis
 from rtcflow.runtime.build import ComponentBuilder
 from rtcflow.runtime.flow import FlowGraph, FlowPhase
 from rtcflow.runtime.step import Step
+from rtcflow.runtime.timeline_driver import TimelineDriver, timeline_problems
+from rtcflow.runtime.workflow_step import WorkflowStep, load_compiled_workflow
+from rtcflow.spec.errors import SpecError
 from rtcflow.spec.loader import LoadedFlow, SpecProblem, load_specs, referenced_paths
-from rtcflow.spec.models import Flow
+from rtcflow.spec.models import Flow, WorkflowStepSpec
+from rtcflow.timeline import TimelineError
+from rtcflow.workflow import CompiledWorkflow, WorkflowError
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +53,7 @@ class RunningFlow:
     digests: FlowDigests
     graph: FlowGraph
     steps: dict[str, Step] = field(default_factory=dict)
+    timeline: TimelineDriver | None = None
 
 
 class Reconciler:
@@ -68,8 +74,11 @@ class Reconciler:
         *,
         environ: Mapping[str, str] | None = None,
         events: EventLog | None = None,
+        restart_timeline: bool = False,
     ) -> None:
         self.paths = [Path(p) for p in paths]
+        #: ``--restart-timeline``: every timeline edit starts it over (rehearsing a show)
+        self.restart_timeline = restart_timeline
         self.builder = builder
         self.environ = environ
         self.events = events or EventLog()
@@ -159,6 +168,7 @@ class Reconciler:
         name = loaded.flow.name
         body = loaded.flow.spec
         try:
+            await self._check_timeline(loaded, {})
             source = self.builder.source(body.source, body)
             steps = [self.builder.step(spec, body) for spec in body.steps]
             sinks = {spec.name: self.builder.sink(spec, body) for spec in body.sinks}
@@ -167,8 +177,16 @@ class Reconciler:
         except Exception as exc:
             self._apply_failed(name, "StartFailed", exc)
             return
+        # No await since start: the graph's tasks have not run, so no frame is missed.
+        try:
+            timeline = TimelineDriver(body.timeline, steps, graph.time_base)
+        except TimelineError as exc:
+            await graph.stop()
+            self._apply_failed(name, "StartFailed", exc)
+            return
+        timeline.attach(graph)
         self.apply_errors.pop(name, None)
-        self.flows[name] = RunningFlow(loaded, digests, graph, {s.name: s for s in steps})
+        self.flows[name] = RunningFlow(loaded, digests, graph, {s.name: s for s in steps}, timeline)
         origin = loaded.file if isinstance(loaded, LoadedFlow) else loaded.origin
         self.events.record(name, "Started", f"flow started from {origin}")
 
@@ -197,6 +215,14 @@ class Reconciler:
                 await self._start(running.loaded, running.digests)
             return
         body = loaded.flow.spec
+        if change.chain_changed or change.timeline or change.timeline_restart:
+            kept = {n: s for n, s in running.steps.items() if n not in change.steps.changed}
+            try:
+                await self._check_timeline(loaded, kept)
+            except Exception as exc:  # a timeline that does not fit: change nothing
+                self._apply_failed(change.name, "TimelineRejected", exc)
+                return
+        restart = change.timeline_restart or (self.restart_timeline and change.timeline)
         applied = running.digests
         failed = False
         if change.source:
@@ -209,12 +235,32 @@ class Reconciler:
                 self._apply_failed(change.name, "SourceFailed", exc)
         if change.chain_changed:
             try:
-                running.steps = await self._swap_steps(running, change, body)
-                applied = replace(applied, steps=wanted.steps)
+                running.steps = await self._swap_steps(running, change, body, restart=restart)
+                applied = replace(
+                    applied,
+                    steps=wanted.steps,
+                    timeline=wanted.timeline,
+                    timeline_restart=wanted.timeline_restart,
+                )
                 self.events.record(change.name, "StepsSwapped", ", ".join(change.describe()))
             except Exception as exc:
                 failed = True
                 self._apply_failed(change.name, "StepFailed", exc)
+        elif (change.timeline or change.timeline_restart) and running.timeline is not None:
+            try:
+                steps = list(running.steps.values())
+                running.timeline.update(body.timeline, steps, restart=restart)
+                applied = replace(
+                    applied, timeline=wanted.timeline, timeline_restart=wanted.timeline_restart
+                )
+                self.events.record(
+                    change.name,
+                    "TimelineRestarted" if restart else "TimelineUpdated",
+                    "timeline starts over" if restart else "timeline changed; origin kept",
+                )
+            except TimelineError as exc:
+                failed = True
+                self._apply_failed(change.name, "TimelineRejected", exc)
         for sink_name in change.sinks.removed + change.sinks.changed:
             await running.graph.remove_sink(sink_name)
         specs = {s.name: s for s in body.sinks}
@@ -237,8 +283,14 @@ class Reconciler:
         if not failed:
             self.apply_errors.pop(change.name, None)
 
-    async def _swap_steps(self, running: RunningFlow, change: FlowDiff, body) -> dict[str, Step]:
-        """Start new/changed steps beside the running chain, then swap between frames."""
+    async def _swap_steps(
+        self, running: RunningFlow, change: FlowDiff, body, *, restart: bool
+    ) -> dict[str, Step]:
+        """Start new/changed steps beside the running chain, then swap between frames.
+
+        The timeline is rebound to the new chain before the swap, so the first frame
+        through a new step already has the timeline's values.
+        """
         started: list[Step] = []
         chain: list[Step] = []
         try:
@@ -251,12 +303,35 @@ class Reconciler:
                 started.append(step)
                 await step.start()
                 chain.append(step)
+            if running.timeline is not None:
+                running.timeline.update(body.timeline, chain, restart=restart)
         except BaseException:
             for step in started:
                 await step.close()
             raise
         await running.graph.replace_steps(chain)
         return {step.name: step for step in chain}
+
+    async def _check_timeline(self, loaded: DesiredFlow, running: Mapping[str, Step]) -> None:
+        """Raise ``SpecError`` (located) when the timeline's targets do not fit the steps.
+
+        Workflows of ``running`` steps are used as they are; others are compiled.
+        """
+
+        def workflow(spec: WorkflowStepSpec) -> CompiledWorkflow | None:
+            step = running.get(spec.name)
+            if isinstance(step, WorkflowStep) and step.workflow is not None:
+                return step.workflow
+            try:
+                return load_compiled_workflow(spec, self.builder.options.workspace)
+            except WorkflowError:  # reported when the step starts
+                return None
+
+        problems = await asyncio.to_thread(timeline_problems, loaded.flow.spec, workflow)
+        if problems and isinstance(loaded, LoadedFlow):
+            raise SpecError(loaded.problem(p.loc, p.message) for p in problems)
+        if problems:
+            raise ValueError("; ".join(map(str, problems)))
 
     # -- watching and status --------------------------------------------------------
 
@@ -277,6 +352,8 @@ class Reconciler:
             running = self.flows.get(name)
             loaded = self.desired.get(name) or (running.loaded if running else None)
             graph = running.graph.status() if running else {}
+            if running is not None and running.timeline is not None:
+                graph["timeline"] = running.timeline.status()
             phase = running.graph.phase.value if running else FlowPhase.FAILED.value
             wanted = self.wanted.get(name)
             file = _file(loaded) if loaded else None

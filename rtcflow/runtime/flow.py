@@ -88,8 +88,12 @@ class FlowGraph:
         self._source_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.done = asyncio.Event()
-        #: called with each output frame's tick index before fan-out (timeline hook)
-        self.on_tick: Callable[[int, float], None] | None = None
+        #: called in the chain with each frame before the steps process it (timeline hook:
+        #: inputs set here apply to that frame)
+        self.before_steps: Callable[[VideoFrame], None] | None = None
+        #: called with each output tick index and the frame it shows (before restamping)
+        #: before fan-out (timeline hook)
+        self.on_tick: Callable[[int, VideoFrame], None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -208,6 +212,8 @@ class FlowGraph:
                 return
             self._last_input = item.frame
             async with self._chain_lock:
+                if self.before_steps is not None:
+                    self.before_steps(item.frame)
                 frame = await self._run_steps(item.frame)
             if frame is None:
                 continue
@@ -242,7 +248,7 @@ class FlowGraph:
     async def _emit(self, frame: VideoFrame, tick: int) -> None:
         stamped = frame.with_pts(tick, self.time_base)
         if self.on_tick is not None:
-            self.on_tick(tick, tick * float(self.time_base))
+            self.on_tick(tick, frame)
         self._frames_out += 1
         self._fps.mark()
         for runner in list(self.sinks.values()):

@@ -10,6 +10,8 @@ from rtcflow.spec.models import VideoSpec
 #: spec ``type`` → "module:Class"
 SINK_CLASSES: dict[str, str] = {
     "file": "rtcflow.sinks.file:FileSink",
+    "whip": "rtcflow.sinks.whip:WhipSink",
+    "preview": "rtcflow.sinks.preview:PreviewSink",
 }
 
 

@@ -12,6 +12,8 @@ SOURCE_CLASSES: dict[str, str] = {
     "file": "rtcflow.sources.file:FileSource",
     "testsrc": "rtcflow.sources.testsrc:TestSource",
     "webcam": "rtcflow.sources.webcam:WebcamSource",
+    "whep": "rtcflow.sources.whep:WhepSource",
+    "whip": "rtcflow.sources.whip_ingest:WhipIngestSource",
 }
 
 

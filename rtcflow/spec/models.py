@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     Field,
+    SecretStr,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -38,6 +40,7 @@ from rtcflow.spec.base import (
     resolve_path,
 )
 from rtcflow.spec.errors import spec_error, spec_errors
+from rtcflow.spec.timeline import Target, TimelineSpec
 
 # -- video -----------------------------------------------------------------------------
 
@@ -93,8 +96,40 @@ class WebcamSourceSpec(SpecModel):
     options: dict[str, str] = Field(default_factory=dict)
 
 
+_HTTP_URL = r"^https?://[^\s/]+(/\S*)?$"
+
+
+def _http_url(value: str) -> str:
+    if re.match(_HTTP_URL, value) is None:
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+#: An ``http://`` or ``https://`` URL (WHIP/WHEP endpoints).
+HttpURL = Annotated[str, AfterValidator(_http_url), Field(json_schema_extra={"pattern": _HTTP_URL})]
+
+
+class WhepSourceSpec(SpecModel):
+    """Plays a WHEP stream (draft-ietf-wish-whep); reconnects with backoff, latest frame wins."""
+
+    type: Literal["whep"]
+    url: HttpURL
+    token: SecretStr | None = Field(None, description="Bearer token, e.g. ${WHEP_TOKEN}.")
+
+
+class WhipIngestSourceSpec(SpecModel):
+    """Frames from whoever publishes to rtcflow's WHIP endpoint ``/flows/<name>/whip``
+    on the control API (OBS, a browser, ``WhipClient``); a new publisher replaces the
+    current one."""
+
+    type: Literal["whip"]
+    token: SecretStr | None = Field(
+        None, description="Bearer token publishers must send, e.g. ${WHIP_INGEST_TOKEN}."
+    )
+
+
 SourceSpec = Annotated[
-    FileSourceSpec | TestSourceSpec | WebcamSourceSpec,
+    FileSourceSpec | TestSourceSpec | WebcamSourceSpec | WhepSourceSpec | WhipIngestSourceSpec,
     Field(discriminator="type"),
     TypeTag("source"),
 ]
@@ -170,14 +205,58 @@ class FileSinkSpec(SpecModel):
         return value
 
 
-SinkSpec = Annotated[FileSinkSpec, Field(discriminator="type"), TypeTag("sink")]
+class WhipSinkSpec(SpecModel):
+    """Publishes the output to a WHIP endpoint (RFC 9725); reconnects with backoff."""
+
+    type: Literal["whip"]
+    name: str = Field(..., pattern=NAME_PATTERN)
+    url: HttpURL
+    token: SecretStr | None = Field(None, description="Bearer token, e.g. ${WHIP_TOKEN}.")
+    codec: Literal["h264", "vp8"] = Field(
+        "h264", description="h264 (constrained baseline; Livepeer takes only H.264) or vp8."
+    )
+    bitrate: int = Field(
+        2_000_000,
+        ge=100_000,
+        le=50_000_000,
+        description="bits per second (aiortc clamps H.264 to 0.5-3 Mbps, VP8 to 0.25-1.5)",
+    )
+    keyframe_interval: float = Field(2.0, gt=0, le=60, description="seconds between keyframes")
+
+
+class PreviewSinkSpec(SpecModel):
+    """Serves the output over WHEP and a player page at ``/flows/<name>`` on the control API."""
+
+    type: Literal["preview"]
+    name: str = Field(..., pattern=NAME_PATTERN)
+
+
+SinkSpec = Annotated[
+    FileSinkSpec | WhipSinkSpec | PreviewSinkSpec, Field(discriminator="type"), TypeTag("sink")
+]
+
+
+# -- timeline --------------------------------------------------------------------------
+
+
+class FlowTimelineSpec(TimelineSpec):
+    """A flow's timeline (see ``rtcflow.spec.timeline``) and the token that restarts it.
+
+    Editing a running timeline keeps its time origin; changing ``restart`` starts it over.
+    """
+
+    restart: str | int | None = Field(
+        None,
+        description="Change this token to restart the timeline from 0; other edits keep "
+        "its time origin.",
+    )
 
 
 # -- flow ------------------------------------------------------------------------------
 
 
 class FlowBody(SpecModel):
-    """What a flow does: source → steps → sinks."""
+    """What a flow does: source → steps → sinks, and a timeline of parameter changes."""
 
     video: VideoSpec = Field(default_factory=VideoSpec)
     source: SourceSpec
@@ -185,6 +264,10 @@ class FlowBody(SpecModel):
     sinks: list[SinkSpec] = Field(default_factory=list)
     warmup_frames: int = Field(
         0, ge=0, le=1000, description="Frames run through each new workflow before it goes live."
+    )
+    timeline: FlowTimelineSpec = Field(
+        default_factory=FlowTimelineSpec,
+        description="Scheduled parameter changes: cues and keyframe tracks.",
     )
 
     @field_validator("steps", "sinks")
@@ -206,6 +289,26 @@ class FlowBody(SpecModel):
             raise spec_errors(f"FlowBody.{info.field_name}", duplicates)
         return items
 
+    @field_validator("timeline")
+    @classmethod
+    def _targets_name_steps(
+        cls, timeline: FlowTimelineSpec, info: ValidationInfo
+    ) -> FlowTimelineSpec:
+        """Each target names a step; what the step takes is checked where it compiles."""
+        if "steps" not in info.data:  # invalid steps are reported already
+            return timeline
+        names = [step.name for step in info.data["steps"]]
+        unknown = [
+            spec_error(
+                f"no step named {target.step!r} (steps: {', '.join(names) or 'none'})", at=at
+            )
+            for target, at in _timeline_targets(timeline)
+            if target.step not in names
+        ]
+        if unknown:
+            raise spec_errors("FlowBody.timeline", unknown)
+        return timeline
+
 
 class Metadata(SpecModel):
     """Identity of a flow."""
@@ -225,6 +328,20 @@ class Flow(SpecModel):
     @property
     def name(self) -> str:
         return self.metadata.name
+
+
+def _timeline_targets(timeline: TimelineSpec) -> list[tuple[Target, tuple[str | int, ...]]]:
+    """Every target of ``timeline`` with its field path inside the timeline."""
+    found = [
+        (Target.parse(key), (*timeline.loc("cues", index), "set", key))
+        for index, cue in enumerate(timeline.cues)
+        for key in cue.set
+    ]
+    found += [
+        (Target.parse(track.track), (*timeline.loc("tracks", index), "track"))
+        for index, track in enumerate(timeline.tracks)
+    ]
+    return found
 
 
 def is_valid_name(name: str) -> bool:

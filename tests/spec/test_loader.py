@@ -168,7 +168,7 @@ def test_anchors_and_merge_keys(write_spec: WriteSpec) -> None:
             """,
             [
                 "5:18: spec.source.type: unknown source type 'webcm'; "
-                "expected one of: file, testsrc, webcam"
+                "expected one of: file, testsrc, webcam, whep, whip"
             ],
             id="unknown-source-type",
         ),
@@ -180,9 +180,12 @@ def test_anchors_and_merge_keys(write_spec: WriteSpec) -> None:
             spec:
               source: {type: testsrc}
               sinks:
-                - {name: out, type: trickle}
+                - {name: out, type: pigeon}
             """,
-            ["7:25: spec.sinks[0].type: unknown sink type 'trickle'; expected one of: file"],
+            [
+                "7:25: spec.sinks[0].type: unknown sink type 'pigeon'; "
+                "expected one of: file, whip, preview"
+            ],
             id="unknown-sink-type",
         ),
         pytest.param(
@@ -194,7 +197,10 @@ def test_anchors_and_merge_keys(write_spec: WriteSpec) -> None:
               source:
                 device: /dev/video0
             """,
-            ["6:5: spec.source.type: missing source type; expected one of: file, testsrc, webcam"],
+            [
+                "6:5: spec.source.type: missing source type; "
+                "expected one of: file, testsrc, webcam, whep, whip"
+            ],
             id="missing-type",
         ),
         pytest.param(
