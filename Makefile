@@ -38,7 +38,7 @@ $(PYTRICKLE):
 
 # Headless Chromium (Debian's package) plays the preview page in the browser test.
 chromium:
-	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+	command -v chromium >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq chromium; }
 
 interop: $(WRTC) $(PYTRICKLE) chromium
 

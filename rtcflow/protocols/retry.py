@@ -1,8 +1,20 @@
-"""Exponential backoff shared by every reconnecting client and runner."""
+"""Retrying, shared by every client and runner: backoff delays and ``Retry-After``.
+
+- ``Backoff``: the unbounded, stateful delay sequence of something that reconnects
+  until stopped (a sink, a WHEP source).
+- ``RetryPolicy``: a bounded sequence for one request that gives up after a number of
+  attempts (trickle segments).
+- ``parse_retry_after``: the server's own wait, which both honour.
+"""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Backoff:
@@ -36,3 +48,48 @@ class Backoff:
         if retry_after is not None:
             base = max(base, retry_after)
         return base
+
+
+class RetryPolicy(BaseModel):
+    """How long a client keeps retrying a failing request before it gives up.
+
+    Delays grow ``initial_delay * multiplier**n`` up to ``max_delay``; after
+    ``max_attempts`` consecutive failures the client gives up. A success resets the count.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    initial_delay: float = Field(0.05, gt=0)
+    max_delay: float = Field(2.0, gt=0)
+    multiplier: float = Field(2.0, ge=1)
+    max_attempts: int = Field(12, ge=1)
+
+    def delays(self) -> Iterator[float]:
+        """The wait before each retry; exhausted after ``max_attempts - 1`` retries."""
+        delay = self.initial_delay
+        for _ in range(self.max_attempts - 1):
+            yield min(delay, self.max_delay)
+            delay *= self.multiplier
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header: delay-seconds or an HTTP-date.
+
+    RFC 9110 section 10.2.3. ``None`` when absent or unreadable; never negative.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:  # an HTTP-date is always GMT
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)

@@ -6,6 +6,7 @@ and special values both sides share.
 
 from __future__ import annotations
 
+from rtcflow.protocols.retry import RetryPolicy
 from rtcflow.protocols.trickle.errors import (
     ChannelNotFoundError,
     TrickleConnectionError,
@@ -14,7 +15,6 @@ from rtcflow.protocols.trickle.errors import (
 )
 from rtcflow.protocols.trickle.json_channel import TrickleJsonPublisher, TrickleJsonSubscriber
 from rtcflow.protocols.trickle.publisher import PublisherStats, SegmentWriter, TricklePublisher
-from rtcflow.protocols.trickle.retry import RetryPolicy
 from rtcflow.protocols.trickle.server import TrickleServer, run_trickle_server
 from rtcflow.protocols.trickle.subscriber import (
     SubscriberStats,

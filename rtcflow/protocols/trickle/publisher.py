@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from rtcflow.protocols.retry import RetryPolicy
 from rtcflow.protocols.trickle.client import new_client
 from rtcflow.protocols.trickle.errors import (
     ChannelNotFoundError,
@@ -33,7 +34,6 @@ from rtcflow.protocols.trickle.errors import (
     TrickleError,
     TrickleStatusError,
 )
-from rtcflow.protocols.trickle.retry import RetryPolicy
 from rtcflow.protocols.trickle.wire import (
     CLOSED_HEADER,
     DEFAULT_MIME_TYPE,

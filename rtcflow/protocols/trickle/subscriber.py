@@ -28,13 +28,13 @@ from dataclasses import dataclass
 
 import httpx
 
+from rtcflow.protocols.retry import RetryPolicy
 from rtcflow.protocols.trickle.client import new_client
 from rtcflow.protocols.trickle.errors import (
     ChannelNotFoundError,
     TrickleConnectionError,
     TrickleStatusError,
 )
-from rtcflow.protocols.trickle.retry import RetryPolicy
 from rtcflow.protocols.trickle.wire import (
     CLOSED_HEADER,
     LATEST_HEADER,

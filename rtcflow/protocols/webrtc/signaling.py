@@ -13,13 +13,11 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import time
 from collections.abc import Collection
 
 import httpx
 
-from rtcflow.protocols.retry import Backoff
+from rtcflow.protocols.retry import Backoff, parse_retry_after
 from rtcflow.protocols.webrtc.errors import (
     ProtocolViolation,
     ServerUnavailable,
@@ -30,20 +28,6 @@ from rtcflow.protocols.webrtc.errors import (
 __all__ = ["Signaling", "parse_retry_after", "raise_for_status"]
 
 MAX_REDIRECTS = 5
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP-date)."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 class Signaling:
