@@ -18,10 +18,17 @@ import torch
 from rtcflow.reconcile.reconciler import Reconciler
 from rtcflow.reconcile.status import FlowStatus
 from rtcflow.reconcile.watch import watch
-from rtcflow.runtime.build import ComponentBuilder, RuntimeOptions, default_device
+from rtcflow.runtime.build import (
+    ComponentBuilder,
+    RuntimeOptions,
+    configure_torch,
+    default_device,
+)
 
 if TYPE_CHECKING:
     from rtcflow.api.server import ControlServer
+    from rtcflow.api.trickle_control import TrickleChannels
+    from rtcflow.protocols.trickle import TrickleServer
     from rtcflow.spec.models import WorkflowStepSpec
     from rtcflow.workflow import CompiledWorkflow
 
@@ -138,8 +145,15 @@ class ControlAPI:
     """The control API of ``apply``: started by ``--api-port``, or on ``DEFAULT_API_PORT``
     as soon as a flow serves something on it (a preview page, WHIP ingest)."""
 
-    def __init__(self, reconciler: Reconciler, host: str, port: int | None) -> None:
+    def __init__(
+        self,
+        reconciler: Reconciler,
+        host: str,
+        port: int | None,
+        channels: TrickleChannels | None = None,
+    ) -> None:
         self.reconciler = reconciler
+        self.channels = channels
         self.host = host
         self.port = DEFAULT_API_PORT if port is None else port
         self.server: ControlServer | None = None
@@ -149,7 +163,7 @@ class ControlAPI:
     async def start(self) -> None:
         from rtcflow.api.server import ControlServer, create_app
 
-        server = ControlServer(create_app(self.reconciler), self.host, self.port)
+        server = ControlServer(create_app(self.reconciler, self.channels), self.host, self.port)
         try:
             await server.start()
         except OSError as exc:
@@ -189,20 +203,62 @@ class ControlAPI:
             await self.server.stop()
 
 
+def _trickle_address(text: str) -> tuple[str, int]:
+    """``--trickle-server [HOST:]PORT`` (host 127.0.0.1 when omitted)."""
+    host, _, port = text.rpartition(":")
+    try:
+        number = int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected [HOST:]PORT, got {text!r}") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"port {number} is out of range")
+    return host or "127.0.0.1", number
+
+
+async def _start_trickle_server(address: tuple[str, int] | None) -> TrickleServer | None:
+    """The embedded trickle server of ``--trickle-server`` (None when not asked or when
+    it cannot listen, which is logged)."""
+    if address is None:
+        return None
+    from rtcflow.protocols.trickle import TrickleServer
+
+    server = TrickleServer(*address)
+    try:
+        await server.start()
+    except OSError as exc:
+        log.error("cannot serve trickle on %s:%s (%s)", *address, exc)
+        return None
+    print(f"trickle server: {server.url}", flush=True)
+    return server
+
+
+async def _stop_trickle_server(server: TrickleServer | None) -> None:
+    if server is not None:
+        await server.stop()
+
+
 async def apply(args: argparse.Namespace) -> int:
     options = RuntimeOptions(
         workspace=args.workspace,
         warmup_frames=args.warm_pipeline,
         device=torch.device(args.device) if args.device else default_device(),
+        state_dir=args.state_dir,
     )
+    configure_torch(options)
     reconciler = Reconciler(
         args.paths, ComponentBuilder(options), restart_timeline=args.restart_timeline
     )
-    api = ControlAPI(reconciler, args.api_host, args.api_port)
+    from rtcflow.api.trickle_control import TrickleChannels
+
+    channels = TrickleChannels(reconciler)
+    api = ControlAPI(reconciler, args.api_host, args.api_port, channels)
     if args.api_port is not None:
         await api.start()
         if api.server is None:
             return 1
+    trickle = await _start_trickle_server(args.trickle_server)
+    if args.trickle_server is not None and trickle is None:
+        return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -210,7 +266,9 @@ async def apply(args: argparse.Namespace) -> int:
     await reconciler.reconcile()
     if not reconciler.flows and not args.watch:
         log.error("no flow could be started")
+        await _stop_trickle_server(trickle)
         return 1
+    await channels.start()
     tasks = [asyncio.create_task(_report_progress(reconciler, stop))]
     if args.watch:
         tasks.append(asyncio.create_task(watch(reconciler, stop)))
@@ -225,14 +283,56 @@ async def apply(args: argparse.Namespace) -> int:
             await asyncio.wait_for(stop.wait(), 0.2)
     stop.set()
     final = reconciler.status()
+    await channels.stop()
     await reconciler.stop_all()
     await api.stop()
+    await _stop_trickle_server(trickle)
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
     for status in final:
         print(_status_line(status))
     return 1 if any(s.phase == "Failed" or s.apply_error for s in final) else 0
+
+
+async def serve(args: argparse.Namespace) -> int:
+    """The ComfyStream-compatible stream API: a Livepeer worker whose streams are started
+    over HTTP (``POST /stream/start``) and run as API-declared flows."""
+    from rtcflow.api.server import ControlServer, create_app
+    from rtcflow.api.trickle_control import TrickleChannels
+
+    options = RuntimeOptions(
+        workspace=args.workspace,
+        warmup_frames=args.warm_pipeline,
+        device=torch.device(args.device) if args.device else default_device(),
+    )
+    configure_torch(options)
+    reconciler = Reconciler([], ComponentBuilder(options))
+    channels = TrickleChannels(reconciler)
+    trickle = await _start_trickle_server(args.trickle_server)
+    if args.trickle_server is not None and trickle is None:
+        return 1
+    server = ControlServer(create_app(reconciler, channels), args.host, args.port)
+    try:
+        await server.start()
+    except OSError as exc:
+        log.error("cannot serve on %s:%s (%s); choose another --port", args.host, args.port, exc)
+        await _stop_trickle_server(trickle)
+        return 1
+    print(f"stream API: {server.url}/stream/start", flush=True)
+    await channels.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    progress = asyncio.create_task(_report_progress(reconciler, stop))
+    await stop.wait()
+    await progress
+    await channels.stop()
+    await reconciler.stop_all()
+    await server.stop()
+    await _stop_trickle_server(trickle)
+    return 0
 
 
 def _workflow_compiler(workspace: Path | None) -> Callable[[WorkflowStepSpec], CompiledWorkflow]:
@@ -374,6 +474,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="restart a timeline from 0 whenever it is edited (default: keep its origin)",
     )
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(".rtcflow"),
+        help="where to record remote resources (Daydream streams) so that a crashed run's "
+        "are deleted at the next start (default: .rtcflow)",
+    )
+    p.add_argument(
+        "--trickle-server",
+        type=_trickle_address,
+        metavar="[HOST:]PORT",
+        help="run a trickle server in this process (e.g. 3389), for flows with trickle "
+        "sources and sinks on this machine",
+    )
     p.add_argument("--api-host", default="127.0.0.1", help="control API address")
     p.add_argument(
         "--api-port",
@@ -399,6 +513,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--workspace", type=Path, help="a ComfyUI checkout whose nodes to load")
 
+    p = commands.add_parser(
+        "serve", help="serve the ComfyStream-compatible stream API (a Livepeer worker)"
+    )
+    p.add_argument("--workspace", type=Path, help="a ComfyUI checkout whose nodes to load")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=DEFAULT_API_PORT)
+    p.add_argument(
+        "--warm-pipeline",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run N frames through each stream's workflow before it goes live",
+    )
+    p.add_argument("--device", help="torch device for workflows (default: cuda if available)")
+    p.add_argument(
+        "--trickle-server",
+        type=_trickle_address,
+        metavar="[HOST:]PORT",
+        help="also run a trickle server in this process (a one-machine setup)",
+    )
+
     commands.add_parser("schema", help="print the JSON Schema of the spec")
 
     p = commands.add_parser("trickle-server", help="serve Livepeer trickle channels")
@@ -410,6 +545,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8787)
     p.add_argument("--api-key", help="accept only this key (default: any non-empty key)")
+    p.add_argument(
+        "--warmup",
+        type=_seconds,
+        default=0.0,
+        help="seconds from a stream's first input frame to its first output (WHEP answers "
+        "404 meanwhile, as the service does while it loads)",
+    )
     return parser
 
 
@@ -422,6 +564,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "apply":
         return asyncio.run(apply(args))
+    if args.command == "serve":
+        return asyncio.run(serve(args))
     if args.command == "validate":
         return validate(args)
     if args.command == "timeline":
@@ -445,7 +589,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"Daydream emulator: DAYDREAM_API_URL=http://{args.host}:{args.port}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run_emulator(args.host, args.port, api_key=args.api_key))
+            asyncio.run(
+                run_emulator(args.host, args.port, api_key=args.api_key, warmup=args.warmup)
+            )
         return 0
     raise AssertionError(args.command)
 

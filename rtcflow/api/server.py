@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from rtcflow.api.comfystream import add_stream_routes
 from rtcflow.api.ingest import add_ingest_routes
 from rtcflow.api.preview import add_preview_routes
+from rtcflow.api.trickle_control import TrickleChannels
 from rtcflow.reconcile.reconciler import Reconciler
 
 RECONCILER = web.AppKey("reconciler", Reconciler)
@@ -38,7 +40,9 @@ async def list_events(request: web.Request) -> web.Response:
     return web.json_response([e.model_dump(mode="json") for e in events])
 
 
-def create_app(reconciler: Reconciler) -> web.Application:
+def create_app(reconciler: Reconciler, channels: TrickleChannels | None = None) -> web.Application:
+    """The control API over ``reconciler``. ``channels``: the process's trickle control
+    and events channels, when its owner runs them (else the app runs its own)."""
     app = web.Application()
     app[RECONCILER] = reconciler
     app.router.add_get("/flows", list_flows)
@@ -46,6 +50,7 @@ def create_app(reconciler: Reconciler) -> web.Application:
     app.router.add_get("/events", list_events)
     add_preview_routes(app, reconciler)
     add_ingest_routes(app, reconciler)
+    add_stream_routes(app, reconciler, channels)
     return app
 
 

@@ -7,6 +7,9 @@
 - :mod:`rtcflow.daydream.emulator`: the API on loopback, for work without the service.
 """
 
+# The Flow models embed the ``daydream:`` step (rtcflow.daydream.spec), which builds on
+# rtcflow.spec.base: loading rtcflow.spec first lets either package be imported first.
+import rtcflow.spec  # noqa: F401  # isort: skip
 from rtcflow.daydream.changes import HOT_PARAMS, changed_params, cold_changes
 from rtcflow.daydream.client import DaydreamClient
 from rtcflow.daydream.errors import (
@@ -32,8 +35,8 @@ from rtcflow.daydream.params import (
     merge_params,
     parse_params,
 )
-from rtcflow.daydream.retry import RetryPolicy
 from rtcflow.daydream.streams import Stream, StreamStatus
+from rtcflow.protocols.retry import RetryPolicy
 
 __all__ = [
     "HOT_PARAMS",

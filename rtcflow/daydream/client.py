@@ -1,9 +1,9 @@
 """An async client for the Daydream REST API (streams of the ``streamdiffusion`` pipeline).
 
 Requests and answers follow the vendored OpenAPI document (``openapi.yaml``): create
-``POST /v1/streams``, get ``GET /v1/streams/{id}``, update ``PATCH /v1/streams/{id}``,
-delete ``DELETE /v1/streams?id=`` (as the official TypeScript SDK sends it), plus the
-documented ``GET /v1/streams/{id}/status``.
+``POST /v1/streams``, list ``GET /v1/streams``, get ``GET /v1/streams/{id}``, update
+``PATCH /v1/streams/{id}``, delete ``DELETE /v1/streams?id=`` (as the official TypeScript
+SDK sends it), plus the documented ``GET /v1/streams/{id}/status``.
 
 The API key comes from the argument or ``DAYDREAM_API_KEY`` and stays a
 :class:`~pydantic.SecretStr` until the ``Authorization`` header is written for a request;
@@ -34,8 +34,8 @@ from rtcflow.daydream.errors import (
     api_error,
 )
 from rtcflow.daydream.params import BaseStreamDiffusionParams
-from rtcflow.daydream.retry import RetryPolicy, parse_retry_after
 from rtcflow.daydream.streams import Stream, StreamStatus
+from rtcflow.protocols.retry import RetryPolicy, parse_retry_after
 
 logger = logging.getLogger(__name__)
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -44,6 +44,12 @@ API_KEY_ENV = "DAYDREAM_API_KEY"
 API_URL_ENV = "DAYDREAM_API_URL"
 DEFAULT_API_URL = "https://api.daydream.live"
 PIPELINE = "streamdiffusion"
+
+#: Four tries, 0.5 s doubling to 8 s, jittered down to half; a ``Retry-After`` over a
+#: minute is not waited for.
+DEFAULT_RETRY = RetryPolicy(
+    max_attempts=4, initial_delay=0.5, max_delay=8.0, jitter=0.5, max_retry_after=60.0
+)
 
 _IDEMPOTENT = frozenset({"GET", "PATCH", "DELETE"})
 # Errors after which the server did not act on the request, so even a create is retried.
@@ -83,7 +89,7 @@ class DaydreamClient:
         if not url.startswith(("http://", "https://")):
             raise DaydreamConfigError(f"Daydream API URL must be http(s)://, not {url!r}")
         self.api_url = url
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or DEFAULT_RETRY
         self._http = httpx.AsyncClient(
             base_url=url,
             auth=_BearerAuth(key if isinstance(key, SecretStr) else SecretStr(key)),
@@ -144,6 +150,14 @@ class DaydreamClient:
         _check_id(stream_id)
         await self._request("DELETE", "/v1/streams", params={"id": stream_id}, expect=(200, 204))
 
+    async def list_streams(self) -> list[Stream]:
+        """Every stream of the key's owner (``GET /v1/streams``, OpenAPI ``getAllStreams``)."""
+        answer = await self._request("GET", "/v1/streams")
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if not isinstance(data, list):
+            raise DaydreamProtocolError("stream list answer has no 'data' array")
+        return [_parse(Stream, item) for item in data]
+
     async def get_stream_status(self, stream_id: str) -> StreamStatus:
         """Inference and gateway status (``GET /v1/streams/{id}/status``), with the WHEP URL."""
         answer = await self._request("GET", f"{_stream_path(stream_id)}/status")
@@ -167,7 +181,7 @@ class DaydreamClient:
         policy = self.retry
         attempt = 0
         while True:
-            last = attempt + 1 >= policy.attempts
+            last = attempt + 1 >= policy.max_attempts
             try:
                 response = await self._http.request(method, path, json=json, params=params)
             except httpx.TransportError as exc:
@@ -176,7 +190,7 @@ class DaydreamClient:
                     raise DaydreamConnectionError(
                         f"{method} {path}: {type(exc).__name__}: {exc}"
                     ) from None
-                await self._wait(method, path, type(exc).__name__, policy.backoff_delay(attempt))
+                await self._wait(method, path, type(exc).__name__, policy.delay(attempt))
                 attempt += 1
                 continue
             request_id = response.headers.get("x-request-id")
@@ -188,9 +202,12 @@ class DaydreamClient:
             error = _error(response, method, path)
             if last or not _retryable(method, response.status_code):
                 raise error
-            delay = policy.backoff_delay(attempt)
+            delay = policy.delay(attempt)
             if error.retry_after is not None:
-                if error.retry_after > policy.max_retry_after:
+                if (
+                    policy.max_retry_after is not None
+                    and error.retry_after > policy.max_retry_after
+                ):
                     raise error
                 delay = error.retry_after
             await self._wait(method, path, f"{error.status} {error.code}", delay)

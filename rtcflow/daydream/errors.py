@@ -32,6 +32,21 @@ class DaydreamProtocolError(DaydreamError):
     """An answer that does not follow the API contract (not JSON, missing fields)."""
 
 
+class DaydreamStepError(DaydreamError):
+    """The ``daydream`` step cannot run or cannot take an edit; the message says why."""
+
+
+class ColdChangeRejected(DaydreamStepError):
+    """An edit changes params a running stream cannot take live (``on_cold_change: reject``).
+
+    ``params`` names the changes (as :func:`~rtcflow.daydream.changes.cold_changes` does).
+    """
+
+    def __init__(self, message: str, params: list[str]) -> None:
+        super().__init__(message)
+        self.params = params
+
+
 class DaydreamAPIError(DaydreamError):
     """The API answered with an error status.
 

@@ -23,6 +23,11 @@ from rtcflow.spec.base import NAME_PATTERN, SpecModel
 
 ColdChangePolicy = Literal["reload", "recreate", "reject"]
 
+_HTTP_URL = r"^https?://[^\s/]+(/\S*)?$"
+# Editors validate the file before interpolation: a ${VAR} reference passes there and the
+# URL it becomes is checked when the spec loads.
+_URL_OR_REFERENCE = {"pattern": r"^(https?://[^\s/]+(/\S*)?|.*\$\{[^}]+\}.*)$"}
+
 
 class DaydreamConfig(SpecModel):
     """How the step runs its Daydream stream."""
@@ -33,13 +38,13 @@ class DaydreamConfig(SpecModel):
         description=(
             "When an edit changes a param the service cannot apply live (width, model_id, "
             "...): 'reload' PATCHes anyway (about 30 s without new output), 'recreate' "
-            "starts a new stream and drops the old one, 'reject' keeps the running params "
-            "and reports the edit as an error."
+            "starts a new stream and swaps it in once it has output, 'reject' keeps the "
+            "running params and reports the edit as an error."
         ),
     )
-    api_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")] | None = Field(
-        None, description="API base URL; DAYDREAM_API_URL or the hosted service when unset."
-    )
+    api_url: (
+        Annotated[str, Field(pattern=_HTTP_URL, json_schema_extra=_URL_OR_REFERENCE)] | None
+    ) = Field(None, description="API base URL; DAYDREAM_API_URL or the hosted service when unset.")
 
 
 class DaydreamStepSpec(SpecModel):

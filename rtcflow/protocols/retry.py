@@ -3,7 +3,7 @@
 - ``Backoff``: the unbounded, stateful delay sequence of something that reconnects
   until stopped (a sink, a WHEP source).
 - ``RetryPolicy``: a bounded sequence for one request that gives up after a number of
-  attempts (trickle segments).
+  attempts (trickle segments, Daydream API calls).
 - ``parse_retry_after``: the server's own wait, which both honour.
 """
 
@@ -53,8 +53,10 @@ class Backoff:
 class RetryPolicy(BaseModel):
     """How long a client keeps retrying a failing request before it gives up.
 
-    Delays grow ``initial_delay * multiplier**n`` up to ``max_delay``; after
-    ``max_attempts`` consecutive failures the client gives up. A success resets the count.
+    ``max_attempts`` counts every try, the first included. Retry ``n`` waits
+    ``initial_delay * multiplier**n`` seconds, at most ``max_delay``, jittered down by up
+    to ``jitter`` of it so that clients do not retry in step. A server's ``Retry-After``
+    replaces the delay; one longer than ``max_retry_after`` means give up now.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -63,13 +65,17 @@ class RetryPolicy(BaseModel):
     max_delay: float = Field(2.0, gt=0)
     multiplier: float = Field(2.0, ge=1)
     max_attempts: int = Field(12, ge=1)
+    jitter: float = Field(0.0, ge=0, le=1)
+    max_retry_after: float | None = Field(None, ge=0)
+
+    def delay(self, retry: int) -> float:
+        """Seconds to wait before retry number ``retry`` (0 for the first)."""
+        delay = min(self.max_delay, self.initial_delay * self.multiplier**retry)
+        return random.uniform(delay * (1 - self.jitter), delay)
 
     def delays(self) -> Iterator[float]:
         """The wait before each retry; exhausted after ``max_attempts - 1`` retries."""
-        delay = self.initial_delay
-        for _ in range(self.max_attempts - 1):
-            yield min(delay, self.max_delay)
-            delay *= self.multiplier
+        return (self.delay(retry) for retry in range(self.max_attempts - 1))
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from rtcflow.daydream.errors import ColdChangeRejected
+from rtcflow.daydream.spec import DaydreamStepSpec
+from rtcflow.daydream.state import LEDGER_FOLDER, delete_orphans
+from rtcflow.daydream.step import DaydreamStep
 from rtcflow.reconcile.diff import Diff, FlowDiff, diff
 from rtcflow.reconcile.digest import FlowDigests, flow_digests
 from rtcflow.reconcile.status import Conditions, EventLog, FlowStatus, git_revision
@@ -16,6 +22,7 @@ from rtcflow.runtime.flow import FlowGraph, FlowPhase
 from rtcflow.runtime.step import Step
 from rtcflow.runtime.timeline_driver import TimelineDriver, timeline_problems
 from rtcflow.runtime.workflow_step import WorkflowStep, load_compiled_workflow
+from rtcflow.spec.env import Environment
 from rtcflow.spec.errors import SpecError
 from rtcflow.spec.loader import LoadedFlow, SpecProblem, load_specs, referenced_paths
 from rtcflow.spec.models import Flow, WorkflowStepSpec
@@ -87,9 +94,13 @@ class Reconciler:
         self.apply_errors: dict[str, str] = {}
         self.desired: dict[str, DesiredFlow] = {}
         self.declared: dict[str, DeclaredFlow] = {}
+        #: Live changes laid over a flow's declared spec (trickle control channel params);
+        #: applied to whatever the file or the API declares, so they survive edits.
+        self.overlays: dict[str, Callable[[Flow], Flow]] = {}
         self.wanted: dict[str, FlowDigests] = {}
         self.revisions: dict[Path, str | None] = {}
         self._lock = asyncio.Lock()
+        self._orphans_checked = False
 
     # -- reconcile ------------------------------------------------------------------
 
@@ -122,11 +133,17 @@ class Reconciler:
                 continue
             for loaded in loaded_file.flows:
                 desired[loaded.flow.name] = loaded
+        for name, overlay in self.overlays.items():
+            if name in desired:
+                desired[name] = replace(desired[name], flow=overlay(desired[name].flow))
         return desired
 
     async def reconcile(self) -> Diff:
         """Load, diff and apply; returns the diff that was applied."""
         async with self._lock:
+            if not self._orphans_checked:  # streams a crashed run left (billed until deleted)
+                self._orphans_checked = True
+                await delete_orphans(self.builder.options.state_dir / LEDGER_FOLDER, self.environ)
             desired = await asyncio.to_thread(self.load_desired)
             for path, problems in self.problems.items():
                 for problem in problems:
@@ -170,7 +187,8 @@ class Reconciler:
         try:
             await self._check_timeline(loaded, {})
             source = self.builder.source(body.source, body)
-            steps = [self.builder.step(spec, body) for spec in body.steps]
+            env = self._environment(loaded)
+            steps = [self.builder.step(spec, body, env) for spec in body.steps]
             sinks = {spec.name: self.builder.sink(spec, body) for spec in body.sinks}
             graph = FlowGraph(name, body.video, source)
             await graph.start(steps, sinks)
@@ -235,7 +253,7 @@ class Reconciler:
                 self._apply_failed(change.name, "SourceFailed", exc)
         if change.chain_changed:
             try:
-                running.steps = await self._swap_steps(running, change, body, restart=restart)
+                running.steps = await self._swap_steps(running, change, loaded, restart=restart)
                 applied = replace(
                     applied,
                     steps=wanted.steps,
@@ -284,22 +302,27 @@ class Reconciler:
             self.apply_errors.pop(change.name, None)
 
     async def _swap_steps(
-        self, running: RunningFlow, change: FlowDiff, body, *, restart: bool
+        self, running: RunningFlow, change: FlowDiff, loaded: DesiredFlow, *, restart: bool
     ) -> dict[str, Step]:
         """Start new/changed steps beside the running chain, then swap between frames.
 
-        The timeline is rebound to the new chain before the swap, so the first frame
+        A changed Daydream step that can take its new spec in place (a PATCH) stays in the
+        chain. The timeline is rebound to the new chain before the swap, so the first frame
         through a new step already has the timeline's values.
         """
+        body = loaded.flow.spec
+        updated = await self._update_daydream_steps(running, change, loaded)
         started: list[Step] = []
         chain: list[Step] = []
         try:
             for spec in body.steps:
                 kept = running.steps.get(spec.name)
-                if kept is not None and spec.name not in change.steps.changed:
+                if kept is not None and (
+                    spec.name not in change.steps.changed or spec.name in updated
+                ):
                     chain.append(kept)
                     continue
-                step = self.builder.step(spec, body)
+                step = self.builder.step(spec, body, self._environment(loaded))
                 started.append(step)
                 await step.start()
                 chain.append(step)
@@ -311,6 +334,39 @@ class Reconciler:
             raise
         await running.graph.replace_steps(chain)
         return {step.name: step for step in chain}
+
+    async def _update_daydream_steps(
+        self, running: RunningFlow, change: FlowDiff, loaded: DesiredFlow
+    ) -> set[str]:
+        """Hand edited specs to their running Daydream steps; the names that took them.
+
+        A cold change its step's ``on_cold_change`` rejects raises a ``SpecError`` located
+        at the param, and that step keeps running as it was.
+        """
+        updated: set[str] = set()
+        for index, spec in enumerate(loaded.flow.spec.steps):
+            step = running.steps.get(spec.name)
+            if spec.name not in change.steps.changed or not isinstance(step, DaydreamStep):
+                continue
+            if not isinstance(spec, DaydreamStepSpec):
+                continue
+            try:
+                if await step.apply_spec(spec):
+                    updated.add(spec.name)
+            except ColdChangeRejected as exc:
+                if not isinstance(loaded, LoadedFlow):
+                    raise
+                param = re.split(r"[.\[]", exc.params[0])[0]
+                at = ("spec", "steps", index, "daydream", "params", param)
+                raise SpecError([loaded.problem(at, str(exc))]) from None
+            self.events.record(change.name, "DaydreamUpdated", f"step {spec.name}: updated live")
+        return updated
+
+    def _environment(self, loaded: DesiredFlow) -> Environment:
+        """Where a flow's steps read secrets: the environment, and a spec file's ``.env``."""
+        if isinstance(loaded, LoadedFlow):
+            return Environment.for_spec(loaded.file, self.environ)
+        return Environment(dict(os.environ if self.environ is None else self.environ))
 
     async def _check_timeline(self, loaded: DesiredFlow, running: Mapping[str, Step]) -> None:
         """Raise ``SpecError`` (located) when the timeline's targets do not fit the steps.

@@ -12,6 +12,7 @@ SINK_CLASSES: dict[str, str] = {
     "file": "rtcflow.sinks.file:FileSink",
     "whip": "rtcflow.sinks.whip:WhipSink",
     "preview": "rtcflow.sinks.preview:PreviewSink",
+    "trickle": "rtcflow.sinks.trickle:TrickleSink",
 }
 
 

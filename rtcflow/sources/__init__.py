@@ -14,6 +14,7 @@ SOURCE_CLASSES: dict[str, str] = {
     "webcam": "rtcflow.sources.webcam:WebcamSource",
     "whep": "rtcflow.sources.whep:WhepSource",
     "whip": "rtcflow.sources.whip_ingest:WhipIngestSource",
+    "trickle": "rtcflow.sources.trickle:TrickleSource",
 }
 
 

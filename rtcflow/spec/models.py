@@ -24,13 +24,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    Discriminator,
     Field,
     SecretStr,
+    Tag,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from rtcflow.daydream.spec import DaydreamStepSpec
 from rtcflow.spec.base import (
     NAME_PATTERN,
     OutputPath,
@@ -39,7 +42,7 @@ from rtcflow.spec.base import (
     TypeTag,
     resolve_path,
 )
-from rtcflow.spec.errors import spec_error, spec_errors
+from rtcflow.spec.errors import SPEC_ERROR_TYPE, spec_error, spec_errors
 from rtcflow.spec.timeline import Target, TimelineSpec
 
 # -- video -----------------------------------------------------------------------------
@@ -128,8 +131,42 @@ class WhipIngestSourceSpec(SpecModel):
     )
 
 
+class TrickleSourceSpec(SpecModel):
+    """H.264 in MPEG-TS from a trickle channel (Livepeer's segmented HTTP streaming);
+    latest frame wins. ``control_url`` and ``events_url`` are the stream's side channels,
+    as a Livepeer gateway hands them to a worker with the subscribe URL."""
+
+    type: Literal["trickle"]
+    url: HttpURL = Field(..., description="The channel, e.g. http://127.0.0.1:3389/stream.")
+    start_seq: int = Field(
+        -2,
+        ge=-2,
+        description="First segment: -2 the one being written (from its start), -1 the next "
+        "one, or an absolute sequence number.",
+    )
+    reconnect: bool = Field(
+        True,
+        description="When the channel ends, wait for a new publisher; false ends the flow.",
+    )
+    control_url: HttpURL | None = Field(
+        None,
+        description="Trickle channel of JSON parameter updates applied live "
+        "(ComfyStream's: prompt, width, height).",
+    )
+    events_url: HttpURL | None = Field(
+        None,
+        description="Trickle channel where heartbeats (fps and counters every 10 s) and "
+        "errors are published.",
+    )
+
+
 SourceSpec = Annotated[
-    FileSourceSpec | TestSourceSpec | WebcamSourceSpec | WhepSourceSpec | WhipIngestSourceSpec,
+    FileSourceSpec
+    | TestSourceSpec
+    | WebcamSourceSpec
+    | WhepSourceSpec
+    | WhipIngestSourceSpec
+    | TrickleSourceSpec,
     Field(discriminator="type"),
     TypeTag("source"),
 ]
@@ -180,7 +217,30 @@ class WorkflowStepSpec(SpecModel):
     workflow: WorkflowRef = Field(default_factory=WorkflowRef)
 
 
-StepSpec = WorkflowStepSpec
+def _step_kind(value: Any) -> str | None:
+    """A step is a ``daydream`` step when it has that key, else a workflow step."""
+    if isinstance(value, DaydreamStepSpec):
+        return "daydream"
+    if isinstance(value, WorkflowStepSpec):
+        return "workflow"
+    if isinstance(value, dict) and "daydream" in value:
+        return None if "workflow" in value else "daydream"
+    return "workflow"
+
+
+#: A workflow step (``workflow:``, the default) or a Daydream step (``daydream:``).
+StepSpec = Annotated[
+    Annotated[WorkflowStepSpec, Tag("workflow")] | Annotated[DaydreamStepSpec, Tag("daydream")],
+    Discriminator(
+        _step_kind,
+        custom_error_type=SPEC_ERROR_TYPE,
+        custom_error_message="{message}",
+        custom_error_context={
+            "message": "a step has either 'workflow' or 'daydream', not both",
+            "at": ("daydream",),
+        },
+    ),
+]
 
 
 # -- sinks -----------------------------------------------------------------------------
@@ -231,8 +291,22 @@ class PreviewSinkSpec(SpecModel):
     name: str = Field(..., pattern=NAME_PATTERN)
 
 
+class TrickleSinkSpec(SpecModel):
+    """Publishes H.264 in MPEG-TS to a trickle channel, one segment per GOP."""
+
+    type: Literal["trickle"]
+    name: str = Field(..., pattern=NAME_PATTERN)
+    url: HttpURL = Field(..., description="The channel, e.g. http://127.0.0.1:3389/stream-out.")
+    bitrate: int = Field(2_000_000, ge=10_000, le=50_000_000, description="bits per second")
+    gop: int = Field(
+        60, ge=1, le=600, description="frames between keyframes; each GOP is one segment"
+    )
+
+
 SinkSpec = Annotated[
-    FileSinkSpec | WhipSinkSpec | PreviewSinkSpec, Field(discriminator="type"), TypeTag("sink")
+    FileSinkSpec | WhipSinkSpec | PreviewSinkSpec | TrickleSinkSpec,
+    Field(discriminator="type"),
+    TypeTag("sink"),
 ]
 
 

@@ -266,6 +266,17 @@ KeyValue = Annotated[Any, BeforeValidator(_parse_key_value), WithJsonSchema(_VAL
 # -- models ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _OrDuration:
+    """JSON Schema marker: the field also accepts a bare duration (its "before" validator
+    turns the shorthand into the model), so editors must accept it too."""
+
+    def __get_pydantic_json_schema__(
+        self, core: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"anyOf": [_DURATION_SCHEMA, handler(core)]}
+
+
 class RampSpec(SpecModel):
     """How a cue's values move to their new value: over ``duration``, shaped by ``easing``.
 
@@ -294,7 +305,9 @@ class CueSpec(SpecModel):
     )
     timezone: str | None = Field(None, description="IANA time zone of a cron cue.")
     set: dict[TargetKey, SetValue] = Field(..., min_length=1)
-    ramp: RampSpec | None = Field(None, description="A duration, or {duration, easing}.")
+    ramp: Annotated[RampSpec | None, _OrDuration()] = Field(
+        None, description="A duration, or {duration, easing}."
+    )
 
     @field_validator("ramp", mode="before")
     @classmethod

@@ -5,6 +5,9 @@
   same decode/convert/invert/encode in the same run (target: >= 0.9x the baseline fps).
 - ``swaps``: 20 workflow swaps during a live 30 fps run: the largest gap between output
   frames (target <= 2 frame intervals) and output frames lost (target 0).
+- ``live``: a live 30 fps flow (the example clip looped → invert → file) for 10 s:
+  frames dropped and repeated, and processing latency, against the same flow without
+  the workflow step (the plain source → sink path) in the same run.
 - ``memory``: peak RSS of one live 512x512 flow, against the same process idle.
 
 Run: ``python -m tests.benchmarks.bench_pipeline [--seconds 30]``.
@@ -16,7 +19,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -27,7 +29,7 @@ import numpy as np
 import torch
 
 from rtcflow.media.frame import VideoFrame
-from rtcflow.runtime.build import ComponentBuilder, RuntimeOptions
+from rtcflow.runtime.build import ComponentBuilder, RuntimeOptions, configure_torch
 from rtcflow.runtime.flow import FlowGraph
 from rtcflow.sinks.base import Sink
 from rtcflow.spec.models import (
@@ -157,7 +159,42 @@ async def swap_run(swaps: int) -> dict:
     }
 
 
+async def live_run(seconds: float, with_step: bool) -> dict:
+    builder = ComponentBuilder(RuntimeOptions(device=torch.device("cpu")))
+    body = _body()
+    clip = Path(__file__).resolve().parents[2] / "examples" / "media" / "clip.mp4"
+    source = builder.source(FileSourceSpec(type="file", path=clip, loop=True), body)
+    graph = FlowGraph("live", VIDEO, source)
+    steps = [builder.step(WorkflowStepSpec(name="fx"), body)] if with_step else []
+    sink = builder.sink(FileSinkSpec(type="file", name="out", path=RESULTS / "live.mkv"), body)
+    await graph.start(steps, {"out": sink})
+    await asyncio.sleep(seconds)
+    counters = graph.counters()
+    await graph.stop()
+    return {
+        "frames_in": counters.frames_in,
+        "frames_out": counters.frames_out,
+        "dropped": counters.frames_dropped,
+        "repeated": counters.frames_repeated,
+        "latency_p50_ms": round(counters.latency_p50_ms or 0, 2),
+        "latency_p95_ms": round(counters.latency_p95_ms or 0, 2),
+    }
+
+
+def live(seconds: float) -> dict:
+    plain = asyncio.run(live_run(seconds, with_step=False))
+    ours = asyncio.run(live_run(seconds, with_step=True))
+    return {
+        "without_step": plain,
+        "with_invert_step": ours,
+        "dropped_share": round(ours["dropped"] / max(ours["frames_in"], 1), 4),
+        "repeated_share": round(ours["repeated"] / max(ours["frames_out"], 1), 4),
+    }
+
+
 def _memory_child(seconds: float, run_flow: bool) -> None:
+    configure_torch(RuntimeOptions(device=torch.device("cpu")))
+
     async def main() -> None:
         if run_flow:
             builder = ComponentBuilder(RuntimeOptions(device=torch.device("cpu")))
@@ -174,7 +211,9 @@ def _memory_child(seconds: float, run_flow: bool) -> None:
             await asyncio.sleep(seconds)
 
     asyncio.run(main())
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    # VmHWM, not ru_maxrss: the latter keeps the parent's peak across fork + exec.
+    status = Path("/proc/self/status").read_text()
+    print(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
 
 
 def memory(seconds: float) -> dict:
@@ -199,8 +238,10 @@ def memory(seconds: float) -> dict:
 
 def run(seconds: int = 30, swaps: int = 20) -> dict:
     RESULTS.mkdir(exist_ok=True)
+    configure_torch(RuntimeOptions(device=torch.device("cpu")))
     result = {
         "throughput": throughput(seconds),
+        "live": live(10),
         "swaps": asyncio.run(swap_run(swaps)),
         "memory": memory(10),
     }

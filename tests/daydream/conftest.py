@@ -13,7 +13,7 @@ from rtcflow.daydream.emulator import DaydreamEmulator
 #: A fresh key per run, so a leak shows up as this exact text.
 API_KEY = "dd_test_" + secrets.token_hex(16)
 #: Short waits keep retry tests quick; Retry-After answers still set the wait.
-FAST_RETRY = RetryPolicy(attempts=3, backoff=0.01, max_backoff=0.02, max_retry_after=5)
+FAST_RETRY = RetryPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.02, max_retry_after=5)
 
 
 @pytest.fixture

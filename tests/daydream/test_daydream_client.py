@@ -165,7 +165,7 @@ async def test_retries_are_bounded(client: DaydreamClient, emulator: DaydreamEmu
     with pytest.raises(DaydreamServerError) as info:
         await client.get_stream("str_x")
     assert info.value.status == 503
-    assert len(emulator.requests) == client.retry.attempts
+    assert len(emulator.requests) == client.retry.max_attempts
 
 
 async def test_server_error_then_success(
@@ -196,7 +196,7 @@ async def test_connection_refused(emulator: DaydreamEmulator) -> None:
     url = emulator.url
     assert url is not None
     await emulator.close()
-    retry = RetryPolicy(attempts=2, backoff=0.01)
+    retry = RetryPolicy(max_attempts=2, initial_delay=0.01)
     async with DaydreamClient("key", api_url=url, retry=retry) as offline:
         with pytest.raises(DaydreamConnectionError, match="ConnectError"):
             await offline.get_stream("str_x")

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
-from rtcflow.daydream import RetryPolicy
 from rtcflow.daydream.openapi import (
     SchemaViolation,
     openapi_document,
     request_violations,
     response_violations,
 )
-from rtcflow.daydream.retry import parse_retry_after
 
 
 def create(params: dict[str, object]) -> list[SchemaViolation]:
@@ -66,24 +62,3 @@ def test_unknown_operation() -> None:
     with pytest.raises(KeyError, match="nothing at"):
         request_violations("/v1/streams/{id}", "put", {})
     assert openapi_document()["openapi"] == "3.1.0"
-
-
-def test_retry_after_forms() -> None:
-    now = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
-    assert parse_retry_after("7") == 7.0
-    assert parse_retry_after(" 0 ") == 0.0
-    assert parse_retry_after("Sun, 01 Jun 2025 12:00:30 GMT", now=now) == 30.0
-    assert parse_retry_after("Sun, 01 Jun 2025 11:00:00 GMT", now=now) == 0.0
-    assert parse_retry_after(None) is None
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after("nan") is None
-    assert parse_retry_after("-5") == 0.0
-
-
-def test_backoff_grows_and_is_bounded() -> None:
-    policy = RetryPolicy(backoff=0.5, max_backoff=4.0)
-    for retry, ceiling in enumerate([0.5, 1.0, 2.0, 4.0, 4.0, 4.0]):
-        delays = [policy.backoff_delay(retry) for _ in range(50)]
-        assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
-    with pytest.raises(ValueError, match="attempts"):
-        RetryPolicy(attempts=0)

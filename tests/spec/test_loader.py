@@ -168,7 +168,7 @@ def test_anchors_and_merge_keys(write_spec: WriteSpec) -> None:
             """,
             [
                 "5:18: spec.source.type: unknown source type 'webcm'; "
-                "expected one of: file, testsrc, webcam, whep, whip"
+                "expected one of: file, testsrc, webcam, whep, whip, trickle"
             ],
             id="unknown-source-type",
         ),
@@ -184,7 +184,7 @@ def test_anchors_and_merge_keys(write_spec: WriteSpec) -> None:
             """,
             [
                 "7:25: spec.sinks[0].type: unknown sink type 'pigeon'; "
-                "expected one of: file, whip, preview"
+                "expected one of: file, whip, preview, trickle"
             ],
             id="unknown-sink-type",
         ),
@@ -199,7 +199,7 @@ def test_anchors_and_merge_keys(write_spec: WriteSpec) -> None:
             """,
             [
                 "6:5: spec.source.type: missing source type; "
-                "expected one of: file, testsrc, webcam, whep, whip"
+                "expected one of: file, testsrc, webcam, whep, whip, trickle"
             ],
             id="missing-type",
         ),

@@ -1,7 +1,8 @@
 """The Daydream API on loopback (``rtcflow daydream-emulator``), for work offline.
 
 :class:`DaydreamEmulator` serves the REST side; its media side plugs in through
-:class:`MediaBackend`; :func:`apply_effect` is the frame effect standing in for the model.
+:class:`MediaBackend` (:class:`WebRTCMedia`: WHIP in, WHEP out); :func:`apply_effect` is
+the frame effect standing in for the model.
 """
 
 from rtcflow.daydream.emulator.effect import apply_effect, prompt_tint, tint_strength
@@ -13,6 +14,7 @@ from rtcflow.daydream.emulator.server import (
     RecordedRequest,
     run_emulator,
 )
+from rtcflow.daydream.emulator.webrtc_media import WebRTCMedia
 
 __all__ = [
     "WHEP_ROUTE",
@@ -23,6 +25,7 @@ __all__ = [
     "Fault",
     "MediaBackend",
     "RecordedRequest",
+    "WebRTCMedia",
     "apply_effect",
     "prompt_tint",
     "run_emulator",

@@ -6,8 +6,9 @@ lets it mount its routes at :data:`WHIP_ROUTE` and :data:`WHEP_ROUTE`, the URLs 
 emulator hands out as ``whip_url`` and ``gateway_status.whep_url``. A WebRTC backend
 takes the published video, runs each frame through
 :func:`~rtcflow.daydream.emulator.effect.apply_effect` with the stream's current params
-and plays the result. Until that backend exists, :class:`EffectOnlyMedia` keeps the
-params and renders frames on request, and answers WHIP/WHEP with 501.
+and plays the result: :class:`~rtcflow.daydream.emulator.webrtc_media.WebRTCMedia`.
+:class:`EffectOnlyMedia` has no transport: it keeps the params, renders frames on
+request, and answers WHIP/WHEP with 501.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class MediaBackend(Protocol):
     async def close_session(self, stream_id: str) -> None:
         """The stream was deleted: end its sessions and forget it."""
 
+    async def close(self) -> None:
+        """The emulator stops: end every session and task."""
+
 
 class EffectOnlyMedia:
     """A backend without transport: it tracks params and renders frames on request."""
@@ -59,6 +63,9 @@ class EffectOnlyMedia:
 
     async def close_session(self, stream_id: str) -> None:
         self.params.pop(stream_id, None)
+
+    async def close(self) -> None:
+        self.params.clear()
 
     def render(self, stream_id: str, image: torch.Tensor) -> torch.Tensor:
         """What the stream would output for ``image`` now (``KeyError`` if unknown)."""

@@ -32,6 +32,7 @@ from pydantic import SecretStr, ValidationError
 from rtcflow.daydream.changes import cold_changes
 from rtcflow.daydream.emulator.faults import Fault, FaultQueue
 from rtcflow.daydream.emulator.media import WHEP_ROUTE, WHIP_ROUTE, EffectOnlyMedia, MediaBackend
+from rtcflow.daydream.emulator.webrtc_media import WebRTCMedia
 from rtcflow.daydream.openapi import json_path, request_violations
 from rtcflow.daydream.params import (
     MODEL_IDS,
@@ -195,6 +196,7 @@ class DaydreamEmulator:
         for stream_id in list(self.streams):
             await self.media.close_session(stream_id)
         self.streams.clear()
+        await self.media.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -359,10 +361,17 @@ class DaydreamEmulator:
 
 
 async def run_emulator(
-    host: str = "127.0.0.1", port: int = 8787, *, api_key: str | None = None
+    host: str = "127.0.0.1",
+    port: int = 8787,
+    *,
+    api_key: str | None = None,
+    warmup: float = 0.0,
 ) -> None:
-    """Serve the emulator until cancelled (``rtcflow daydream-emulator``)."""
-    emulator = DaydreamEmulator(api_key=api_key)
+    """Serve the emulator with WebRTC media until cancelled (``rtcflow daydream-emulator``).
+
+    ``warmup``: seconds from a stream's first input to its first output.
+    """
+    emulator = DaydreamEmulator(api_key=api_key, media=WebRTCMedia(warmup=warmup))
     url = await emulator.start(host, port)
     logger.info("Daydream emulator at %s (DAYDREAM_API_URL=%s)", url, url)
     try:

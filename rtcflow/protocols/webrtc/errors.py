@@ -7,6 +7,8 @@ say whether the session never connected or was lost after connecting.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 __all__ = [
     "ConnectionFailed",
     "ProtocolViolation",
@@ -21,6 +23,15 @@ __all__ = [
 
 BODY_EXCERPT = 500
 """Characters of a server's error body kept in messages."""
+
+
+def redact_url(url: str | None) -> str:
+    """A URL for messages and logs: the origin only, since WHIP/WHEP paths often hold a
+    stream key (e.g. Livepeer's ``/live/video-to-video/<key>/whip``)."""
+    parts = urlsplit(url or "")
+    if not parts.netloc:
+        return "?"
+    return f"{parts.scheme}://{parts.netloc}" + ("/…" if parts.path.strip("/") else "")
 
 
 class WebRTCError(Exception):
@@ -46,7 +57,7 @@ class SignalingError(WebRTCError):
         self.url = url
         self.status = status
         self.body = body
-        detail = f"{method} {url}"
+        detail = f"{method} {redact_url(url)}"
         if status is not None:
             detail += f" -> {status}"
         text = f"{message} ({detail})"

@@ -31,6 +31,7 @@ from rtcflow.protocols.webrtc.errors import (
     ProtocolViolation,
     SessionClosed,
     WebRTCError,
+    redact_url,
 )
 from rtcflow.protocols.webrtc.ice_servers import ice_servers_from_links
 from rtcflow.protocols.webrtc.signaling import Signaling, raise_for_status
@@ -119,7 +120,9 @@ class ClientSession:
                 response = await self._signaling.request("DELETE", self.session_url)
                 raise_for_status(response, {200, 202, 204})
             except WebRTCError as exc:
-                logger.warning("could not delete WebRTC session %s: %s", self.session_url, exc)
+                logger.warning(
+                    "could not delete WebRTC session at %s: %s", redact_url(self.session_url), exc
+                )
         if self._pc is not None:
             await self._pc.close()
         # Never cancelled: aiortc's close() cannot be resumed once interrupted.
@@ -247,7 +250,9 @@ class ClientSession:
     def _end(self, error: WebRTCError) -> None:
         if self._ended.is_set():
             return
-        logger.warning("WebRTC session %s ended: %s", self.session_url or self.url, error)
+        logger.warning(
+            "WebRTC session at %s ended: %s", redact_url(self.session_url or self.url), error
+        )
         self.error = error
         self.state = SessionState.FAILED
         self._ended.set()

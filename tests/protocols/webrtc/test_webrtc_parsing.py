@@ -98,3 +98,12 @@ def test_retry_after_seconds_and_http_dates() -> None:
     assert 55 <= parse_retry_after(later) <= 60  # type: ignore[operator]
     earlier = email.utils.formatdate(time.time() - 60, usegmt=True)
     assert parse_retry_after(earlier) == 0.0
+
+
+def test_signaling_errors_never_show_a_url_path():
+    from rtcflow.protocols.webrtc.errors import SessionRejected
+
+    url = "https://gw.example:8443/live/video-to-video/stk_SECRET/whip"
+    error = SessionRejected("rejected", method="POST", url=url, status=403, body="no")
+    assert "stk_SECRET" not in str(error)
+    assert "https://gw.example:8443/…" in str(error) and error.url == url

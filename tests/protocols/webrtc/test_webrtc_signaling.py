@@ -96,7 +96,8 @@ async def test_bad_answers_raise_clear_errors(
     client = WhipClient(f"{scripted.url}/whip")
     with pytest.raises(error, match=message) as raised:
         await client.start(FrameTrack())
-    assert f"POST {scripted.url}/whip" in str(raised.value)
+    assert f"POST {scripted.url}/…" in str(raised.value)  # the path may hold a stream key
+    assert raised.value.url == f"{scripted.url}/whip"
     assert client.state == SessionState.FAILED
 
 
