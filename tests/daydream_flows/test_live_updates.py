@@ -125,6 +125,7 @@ async def test_recreate_swaps_in_a_new_stream_once_it_has_output(
     (new,) = emulator.streams
     assert new != old and patches(emulator) == []
     assert emulator.streams[new].params.width == 512
+    await until(lambda: any(close_to(s.colour, expected(NEON)) for s in probe.since(edited)))
     after = probe.since(edited)
     first_new = next(i for i, s in enumerate(after) if close_to(s.colour, expected(NEON)))
     # Until the new stream had output, the old one's kept coming: no gap, no raw input.
