@@ -409,8 +409,10 @@ class TimelineDriver:
         self._due: OrderedDict[_FrameKey, int] = OrderedDict()
         self._pending_due: int | None = None
         self._throttle = UpdateThrottle(rate)
-        # Per Daydream step: the step and its params as sent (declared + timeline changes).
-        self._sent: dict[str, tuple[ParamsStep, dict[str, Any]]] = {}
+        # Per Daydream step: the step, its declared params and its params as sent
+        # (declared + timeline changes). A spec edit applied in place replaces the
+        # declared params object, which starts the record afresh from them.
+        self._sent: dict[str, tuple[ParamsStep, BaseStreamDiffusionParams, dict[str, Any]]] = {}
         self.timeline, self.steps = self._build(spec, steps, self.origin)
         self.playhead = self.timeline.playhead()
 
@@ -460,9 +462,10 @@ class TimelineDriver:
     def _params_of(self, step: ParamsStep) -> dict[str, Any]:
         """``step``'s params as sent: declared, with every change the driver sent."""
         known = self._sent.get(step.name)
-        if known is None or known[0] is not step:
-            known = self._sent[step.name] = (step, step.params.to_api())
-        return known[1]
+        declared = step.params
+        if known is None or known[0] is not step or known[1] is not declared:
+            known = self._sent[step.name] = (step, declared, declared.to_api())
+        return known[2]
 
     def _next_tick(self) -> int:
         known = [tick for tick in (self.predictor.last, self.shown) if tick is not None]
@@ -512,8 +515,19 @@ class TimelineDriver:
         result = self.playhead.advance(max(t, self.playhead.position, 0.0))
         self._apply(result)
 
+    def _reasserted(self) -> dict[Target, Any]:
+        """The timeline's current values of every Daydream step whose declared params a
+        spec edit replaced: the edit was PATCHed as declared, and the timeline keeps
+        winning for the targets it drives (level-triggered)."""
+        values: dict[Target, Any] = {}
+        for name, (step, declared, _) in list(self._sent.items()):
+            if step.params is not declared:
+                self._params_of(step)  # start the record afresh from the new params
+                values |= {t: v for t, v in self.playhead.values.items() if t.step == name}
+        return values
+
     def _apply(self, tick: Tick) -> None:
-        params: dict[Target, Any] = {}
+        params: dict[Target, Any] = self._reasserted()
         workflow_changed = False
         for target, value in tick.changed.items():
             step = self.steps[target.step]

@@ -35,8 +35,9 @@ PROMPT = Target.parse("dream.prompt")
 
 
 class ParamsRecorder:
-    """A stand-in for the Daydream step (built later): it implements :class:`ParamsStep`
-    and keeps every update, as the PATCH bodies the step would send."""
+    """Implements :class:`ParamsStep` as the Daydream step does (``params`` are the
+    declared ones; a spec edit replaces them) and keeps every update as the PATCH body
+    the step would send."""
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.name = "dream"
@@ -47,9 +48,12 @@ class ParamsRecorder:
     def params(self) -> BaseStreamDiffusionParams:
         return self._params
 
+    def declare(self, changes: Mapping[str, Any]) -> None:
+        """A spec edit applied in place."""
+        self._params = merge_params(self._params, changes)
+
     def update_params(self, changes: Mapping[str, Any]) -> None:
         self.updates.append(dict(changes))
-        self._params = merge_params(self._params, changes)
 
 
 def timeline(data: object) -> FlowTimelineSpec:
@@ -166,7 +170,18 @@ def test_a_prompt_ramp_is_a_throttled_crossfade_coalesced_into_one_update(dream)
     assert [text for text, _ in middle] == ["a sunset", "neon city"]
     assert sum(weight for _, weight in middle) == pytest.approx(1.0)
     assert dream.updates[-1] == {"prompt": "neon city", "guidance_scale": 3.0}
-    assert dream.params.prompt == "neon city"
+
+
+def test_after_a_spec_edit_the_timeline_value_is_sent_again(dream):
+    spec = timeline([{"at": "1s", "set": {"dream.guidance_scale": 3.0}}])
+    driver = TimelineDriver(spec, [dream], TB)
+    drive(driver, range(0, 40))
+    assert dream.updates == [{"guidance_scale": 3.0}]
+    dream.declare({"guidance_scale": 5.0, "prompt": "rain"})  # PATCHed by the reconciler
+    drive(driver, range(40, 60))
+    assert dream.updates[1:] == [{"guidance_scale": 3.0}], "the timeline keeps winning"
+    drive(driver, range(60, 90))
+    assert len(dream.updates) == 2, "and only once"
 
 
 def test_a_nested_target_sends_its_whole_top_level_param():
