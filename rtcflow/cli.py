@@ -238,15 +238,8 @@ async def _stop_trickle_server(server: TrickleServer | None) -> None:
 
 
 async def apply(args: argparse.Namespace) -> int:
-    options = RuntimeOptions(
-        workspace=args.workspace,
-        warmup_frames=args.warm_pipeline,
-        device=torch.device(args.device) if args.device else default_device(),
-        state_dir=args.state_dir,
-    )
-    configure_torch(options)
     reconciler = Reconciler(
-        args.paths, ComponentBuilder(options), restart_timeline=args.restart_timeline
+        args.paths, ComponentBuilder(_runtime_options(args)), restart_timeline=args.restart_timeline
     )
     from rtcflow.api.trickle_control import TrickleChannels
 
@@ -301,13 +294,7 @@ async def serve(args: argparse.Namespace) -> int:
     from rtcflow.api.server import ControlServer, create_app
     from rtcflow.api.trickle_control import TrickleChannels
 
-    options = RuntimeOptions(
-        workspace=args.workspace,
-        warmup_frames=args.warm_pipeline,
-        device=torch.device(args.device) if args.device else default_device(),
-    )
-    configure_torch(options)
-    reconciler = Reconciler([], ComponentBuilder(options))
+    reconciler = Reconciler([], ComponentBuilder(_runtime_options(args)))
     channels = TrickleChannels(reconciler)
     trickle = await _start_trickle_server(args.trickle_server)
     if args.trickle_server is not None and trickle is None:
@@ -447,6 +434,47 @@ def timeline(args: argparse.Namespace) -> int:
 # -- the command line --------------------------------------------------------------------
 
 
+def _add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that become ``RuntimeOptions`` (``apply`` and ``serve``)."""
+    parser.add_argument("--workspace", type=Path, help="a ComfyUI checkout whose nodes to load")
+    parser.add_argument(
+        "--warm-pipeline",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run N frames through each new workflow before it goes live",
+    )
+    parser.add_argument("--device", help="torch device for workflows (default: cuda if available)")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help="torch intra-op threads for CPU workflows (default 1: decode, steps and encode "
+        "already run on threads of their own)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(".rtcflow"),
+        help="where to record remote resources (Daydream streams) so that a crashed run's "
+        "are deleted at the next start (default: .rtcflow)",
+    )
+
+
+def _runtime_options(args: argparse.Namespace) -> RuntimeOptions:
+    """``RuntimeOptions`` from the runtime flags, with torch configured for them."""
+    options = RuntimeOptions(
+        workspace=args.workspace,
+        warmup_frames=args.warm_pipeline,
+        device=torch.device(args.device) if args.device else default_device(),
+        torch_threads=args.torch_threads,
+        state_dir=args.state_dir,
+    )
+    configure_torch(options)
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rtcflow", description="Declarative workflow runner for real-time AI video."
@@ -457,15 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("apply", help="run the flows of spec files and keep them in sync")
     p.add_argument("paths", nargs="+", type=Path, help="spec files or folders")
     p.add_argument("--duration", type=_seconds, help="stop after this long (e.g. 30s, 2m)")
-    p.add_argument("--workspace", type=Path, help="a ComfyUI checkout whose nodes to load")
-    p.add_argument(
-        "--warm-pipeline",
-        type=int,
-        default=0,
-        metavar="N",
-        help="run N frames through each new workflow before it goes live",
-    )
-    p.add_argument("--device", help="torch device for workflows (default: cuda if available)")
+    _add_runtime_arguments(p)
     p.add_argument(
         "--no-watch", dest="watch", action="store_false", help="do not reload on file changes"
     )
@@ -473,13 +493,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--restart-timeline",
         action="store_true",
         help="restart a timeline from 0 whenever it is edited (default: keep its origin)",
-    )
-    p.add_argument(
-        "--state-dir",
-        type=Path,
-        default=Path(".rtcflow"),
-        help="where to record remote resources (Daydream streams) so that a crashed run's "
-        "are deleted at the next start (default: .rtcflow)",
     )
     p.add_argument(
         "--trickle-server",
@@ -516,17 +529,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "serve", help="serve the ComfyStream-compatible stream API (a Livepeer worker)"
     )
-    p.add_argument("--workspace", type=Path, help="a ComfyUI checkout whose nodes to load")
+    _add_runtime_arguments(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=DEFAULT_API_PORT)
-    p.add_argument(
-        "--warm-pipeline",
-        type=int,
-        default=0,
-        metavar="N",
-        help="run N frames through each stream's workflow before it goes live",
-    )
-    p.add_argument("--device", help="torch device for workflows (default: cuda if available)")
     p.add_argument(
         "--trickle-server",
         type=_trickle_address,

@@ -209,9 +209,12 @@ class LiveParams:
 
         Returns the flow's parameters now in force. Raises ``ParamsRejected`` (and changes
         nothing) when the update does not validate, its workflow does not compile, or the
-        reconciler cannot apply it; ``KeyError`` when no such flow is desired.
+        reconciler cannot apply it (or no flow of that name is desired).
         """
-        declared = self.reconciler.desired[name].flow
+        desired = self.reconciler.desired.get(name)
+        if desired is None:
+            raise ParamsRejected({"params": f"no flow named {name!r}"})
+        declared = desired.flow
         params = self.parse(message)
         previous = self.params.get(name)
         merged = previous.merged(params) if previous is not None else params

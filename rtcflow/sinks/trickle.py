@@ -133,9 +133,13 @@ class TrickleSink(Sink):
 
     async def open(self) -> None:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"trickle-sink-{self.spec.name}")
-        self._segmenter = await self._run(_Segmenter, self.spec, self.video)
-        publisher = TricklePublisher(self.spec.url, MPEGTS_MIME_TYPE)
-        await publisher.start()
+        try:
+            self._segmenter = await self._run(_Segmenter, self.spec, self.video)
+            publisher = TricklePublisher(self.spec.url, MPEGTS_MIME_TYPE)
+            await publisher.start()
+        except BaseException:  # the runner retries open() without close(): leave nothing
+            await self.close()
+            raise
         self._publisher = publisher
 
     async def write(self, frame: VideoFrame) -> None:

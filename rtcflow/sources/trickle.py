@@ -203,12 +203,13 @@ class TrickleSource(Source):
             self._subscriber = subscriber
             self.stats.subscriptions += 1
             try:
-                async for segment in subscriber:
-                    self.state = "receiving"
-                    self.last_error = None
-                    backoff.reset()
-                    self.stats.segments += 1
-                    await self._decode_segment(segment)
+                async with contextlib.aclosing(subscriber.segments()) as segments:
+                    async for segment in segments:
+                        self.state = "receiving"
+                        self.last_error = None
+                        backoff.reset()
+                        self.stats.segments += 1
+                        await self._decode_segment(segment)
                 if subscriber.stats.segments and not self.spec.reconnect:
                     log.info("trickle source %s: the channel ended", self.spec.url)
                     self.state = "ended"
@@ -225,7 +226,8 @@ class TrickleSource(Source):
                     self._past[name] += getattr(subscriber.stats, name)
                 await subscriber.aclose()
             self.state = "waiting"
-            start_seq = SEQ_CURRENT  # after a gap: the live segment, from its start
+            if subscriber.stats.segments:
+                start_seq = SEQ_CURRENT  # after a gap: the live segment, from its start
             await asyncio.sleep(backoff.delay())
 
     async def _decode_segment(self, segment: TrickleSegment) -> None:
