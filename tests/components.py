@@ -94,3 +94,15 @@ class AddStep:
 
     def status(self) -> dict:
         return {"amount": self.amount}
+
+
+#: LoadTensor -> RtcflowColorAdjust (node 2, all neutral) -> SaveTensor: inputs a timeline
+#: or an edit can change visibly.
+ADJUST = {
+    "1": {"class_type": "LoadTensor", "inputs": {}},
+    "2": {
+        "class_type": "RtcflowColorAdjust",
+        "inputs": {"image": ["1", 0], "brightness": 1.0, "contrast": 1.0, "saturation": 1.0},
+    },
+    "3": {"class_type": "SaveTensor", "inputs": {"images": ["2", 0]}},
+}

@@ -40,19 +40,11 @@ from rtcflow.runtime.workflow_step import WorkflowStep
 from rtcflow.sources.base import Source
 from rtcflow.spec.models import FlowTimelineSpec, VideoSpec, WorkflowStepSpec
 from rtcflow.timeline import Timeline
-from tests.components import CollectingSink
+from tests.components import ADJUST, CollectingSink
 
 FPS = 30
 GREY = 128
 VIDEO = VideoSpec(width=64, height=64, fps=FPS)
-ADJUST = {
-    "1": {"class_type": "LoadTensor", "inputs": {}},
-    "2": {
-        "class_type": "RtcflowColorAdjust",
-        "inputs": {"image": ["1", 0], "brightness": 1.0, "contrast": 1.0, "saturation": 1.0},
-    },
-    "3": {"class_type": "SaveTensor", "inputs": {"images": ["2", 0]}},
-}
 # Brightness 0.5 at 0.5 s, 1.5 s, ...; 1.0 at 1 s, 2 s, ...
 TOGGLE = {
     "cues": [

@@ -21,16 +21,8 @@ import torch
 from rtcflow.reconcile.reconciler import Reconciler
 from rtcflow.reconcile.watch import watch
 from rtcflow.runtime.build import ComponentBuilder, RuntimeOptions
-from tests.components import CollectingSink
+from tests.components import ADJUST, CollectingSink
 
-ADJUST = {
-    "1": {"class_type": "LoadTensor", "inputs": {}},
-    "2": {
-        "class_type": "RtcflowColorAdjust",
-        "inputs": {"image": ["1", 0], "brightness": 1.0, "contrast": 1.0, "saturation": 1.0},
-    },
-    "3": {"class_type": "SaveTensor", "inputs": {"images": ["2", 0]}},
-}
 SPEC = """\
 apiVersion: rtcflow/v1
 kind: Flow

@@ -19,17 +19,9 @@ from rtcflow.runtime.workflow_step import WorkflowStep
 from rtcflow.spec.models import FlowTimelineSpec, VideoSpec, WorkflowStepSpec
 from rtcflow.spec.timeline import Target
 from rtcflow.timeline import TimelineError
-from tests.components import CollectingSink, CountingSource
+from tests.components import ADJUST, CollectingSink, CountingSource
 
 TB = Fraction(1, 30)
-ADJUST = {
-    "1": {"class_type": "LoadTensor", "inputs": {}},
-    "2": {
-        "class_type": "RtcflowColorAdjust",
-        "inputs": {"image": ["1", 0], "brightness": 1.0, "contrast": 1.0, "saturation": 1.0},
-    },
-    "3": {"class_type": "SaveTensor", "inputs": {"images": ["2", 0]}},
-}
 BRIGHTNESS = Target.parse("fx.2.brightness")
 PROMPT = Target.parse("dream.prompt")
 

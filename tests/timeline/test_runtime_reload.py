@@ -15,15 +15,8 @@ from rtcflow.reconcile.digest import flow_digests
 from rtcflow.reconcile.reconciler import Reconciler
 from rtcflow.runtime.build import ComponentBuilder, RuntimeOptions
 from rtcflow.spec.models import Flow
+from tests.components import ADJUST
 
-ADJUST = {
-    "1": {"class_type": "LoadTensor", "inputs": {}},
-    "2": {
-        "class_type": "RtcflowColorAdjust",
-        "inputs": {"image": ["1", 0], "brightness": 1.0, "contrast": 1.0, "saturation": 1.0},
-    },
-    "3": {"class_type": "SaveTensor", "inputs": {"images": ["2", 0]}},
-}
 SPEC = """\
 apiVersion: rtcflow/v1
 kind: Flow

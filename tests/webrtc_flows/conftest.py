@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.wrtc.wrtc_harness import NodePeer, require_node, start_peer
+from tests.interop.wrtc.wrtc_harness import node_peer  # noqa: F401 - a fixture
 from tests.webrtc_flows.flows_testing import Flows
 
 
@@ -27,19 +27,3 @@ async def run_flows(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Flo
     yield start
     for flows in started:
         await flows.stop()
-
-
-@pytest.fixture
-async def node_peer() -> AsyncIterator[Callable[..., Awaitable[NodePeer]]]:
-    """Starts a libwebrtc peer ``node tests/interop/wrtc/<script> <args>``; killed afterwards."""
-    node = require_node()
-    started: list[NodePeer] = []
-
-    async def start(script: str, *args: str) -> NodePeer:
-        peer = await start_peer(node, script, *args)
-        started.append(peer)
-        return peer
-
-    yield start
-    for peer in started:
-        await peer.kill()

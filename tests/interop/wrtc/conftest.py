@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
-from wrtc_harness import NodePeer, require_node, start_peer
 
 from rtcflow.protocols.webrtc import WebRTCServer
-
-
-@pytest.fixture
-async def node_peer() -> AsyncIterator[Callable[..., Awaitable[NodePeer]]]:
-    """Starts ``node <script> <args>``; every peer still running is killed afterwards."""
-    node = require_node()
-    started: list[NodePeer] = []
-
-    async def start(script: str, *args: str) -> NodePeer:
-        peer = await start_peer(node, script, *args)
-        started.append(peer)
-        return peer
-
-    yield start
-    for peer in started:
-        await peer.kill()
+from tests.interop.wrtc.wrtc_harness import node_peer  # noqa: F401 - a fixture
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from wrtc_harness import LEFT, RIGHT, Event, NodePeer, close_to, halves, two_colour_frame
 
 from rtcflow.media.frame import VideoFrame
 from rtcflow.protocols.webrtc import (
@@ -24,6 +23,15 @@ from rtcflow.protocols.webrtc import (
     WhepEndpoint,
     WhipClient,
     WhipEndpoint,
+)
+from tests.interop.wrtc.wrtc_harness import (
+    LEFT,
+    RIGHT,
+    Event,
+    NodePeer,
+    close_to,
+    halves,
+    two_colour_frame,
 )
 
 StartPeer = Callable[..., Awaitable[NodePeer]]

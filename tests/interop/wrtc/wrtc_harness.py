@@ -10,7 +10,7 @@ import asyncio
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -116,3 +116,20 @@ async def start_peer(node: str, script: str, *args: str) -> NodePeer:
         stderr=asyncio.subprocess.PIPE,
     )
     return NodePeer(process, script)
+
+
+@pytest.fixture
+async def node_peer() -> AsyncIterator[Callable[..., Awaitable[NodePeer]]]:
+    """Starts a libwebrtc peer ``node tests/interop/wrtc/<script> <args>``; every peer
+    still running is killed afterwards."""
+    node = require_node()
+    started: list[NodePeer] = []
+
+    async def start(script: str, *args: str) -> NodePeer:
+        peer = await start_peer(node, script, *args)
+        started.append(peer)
+        return peer
+
+    yield start
+    for peer in started:
+        await peer.kill()
