@@ -232,7 +232,6 @@ class Reconciler:
             if change.name not in self.flows:  # the new spec failed: bring the old one back
                 await self._start(running.loaded, running.digests)
             return
-        body = loaded.flow.spec
         if change.chain_changed or change.timeline or change.timeline_restart:
             kept = {n: s for n, s in running.steps.items() if n not in change.steps.changed}
             try:
@@ -241,44 +240,87 @@ class Reconciler:
                 self._apply_failed(change.name, "TimelineRejected", exc)
                 return
         restart = change.timeline_restart or (self.restart_timeline and change.timeline)
-        applied = running.digests
-        failed = False
+        ok = True
         if change.source:
-            try:
-                await running.graph.replace_source(self.builder.source(body.source, body))
-                applied = replace(applied, source=wanted.source)
-                self.events.record(change.name, "SourceRestarted", "source changed")
-            except Exception as exc:
-                failed = True
-                self._apply_failed(change.name, "SourceFailed", exc)
+            ok &= await self._apply_source(running, loaded, wanted)
         if change.chain_changed:
-            try:
-                running.steps = await self._swap_steps(running, change, loaded, restart=restart)
-                applied = replace(
-                    applied,
-                    steps=wanted.steps,
-                    timeline=wanted.timeline,
-                    timeline_restart=wanted.timeline_restart,
-                )
-                self.events.record(change.name, "StepsSwapped", ", ".join(change.describe()))
-            except Exception as exc:
-                failed = True
-                self._apply_failed(change.name, "StepFailed", exc)
-        elif (change.timeline or change.timeline_restart) and running.timeline is not None:
-            try:
-                steps = list(running.steps.values())
-                running.timeline.update(body.timeline, steps, restart=restart)
-                applied = replace(
-                    applied, timeline=wanted.timeline, timeline_restart=wanted.timeline_restart
-                )
-                self.events.record(
-                    change.name,
-                    "TimelineRestarted" if restart else "TimelineUpdated",
-                    "timeline starts over" if restart else "timeline changed; origin kept",
-                )
-            except TimelineError as exc:
-                failed = True
-                self._apply_failed(change.name, "TimelineRejected", exc)
+            ok &= await self._apply_chain(running, change, loaded, wanted, restart=restart)
+        elif change.timeline or change.timeline_restart:
+            ok &= await self._apply_timeline(running, loaded, wanted, restart=restart)
+        if change.sinks:
+            ok &= await self._apply_sinks(running, change, loaded, wanted)
+        running.loaded = loaded
+        if ok:
+            self.apply_errors.pop(change.name, None)
+
+    # Each _apply_* applies one kind of component in place, moves the running digests
+    # of what it applied to the wanted ones, and returns False (the error recorded, the
+    # previous component still running) when it failed.
+
+    async def _apply_source(
+        self, running: RunningFlow, loaded: DesiredFlow, wanted: FlowDigests
+    ) -> bool:
+        name, body = running.graph.name, loaded.flow.spec
+        try:
+            await running.graph.replace_source(self.builder.source(body.source, body))
+        except Exception as exc:
+            self._apply_failed(name, "SourceFailed", exc)
+            return False
+        running.digests = replace(running.digests, source=wanted.source)
+        self.events.record(name, "SourceRestarted", "source changed")
+        return True
+
+    async def _apply_chain(
+        self,
+        running: RunningFlow,
+        change: FlowDiff,
+        loaded: DesiredFlow,
+        wanted: FlowDigests,
+        *,
+        restart: bool,
+    ) -> bool:
+        try:
+            running.steps = await self._swap_steps(running, change, loaded, restart=restart)
+        except Exception as exc:
+            self._apply_failed(change.name, "StepFailed", exc)
+            return False
+        running.digests = replace(
+            running.digests,
+            steps=wanted.steps,
+            timeline=wanted.timeline,
+            timeline_restart=wanted.timeline_restart,
+        )
+        self.events.record(change.name, "StepsSwapped", ", ".join(change.describe()))
+        return True
+
+    async def _apply_timeline(
+        self, running: RunningFlow, loaded: DesiredFlow, wanted: FlowDigests, *, restart: bool
+    ) -> bool:
+        if running.timeline is None:
+            return True
+        name = running.graph.name
+        try:
+            steps = list(running.steps.values())
+            running.timeline.update(loaded.flow.spec.timeline, steps, restart=restart)
+        except TimelineError as exc:
+            self._apply_failed(name, "TimelineRejected", exc)
+            return False
+        running.digests = replace(
+            running.digests, timeline=wanted.timeline, timeline_restart=wanted.timeline_restart
+        )
+        self.events.record(
+            name,
+            "TimelineRestarted" if restart else "TimelineUpdated",
+            "timeline starts over" if restart else "timeline changed; origin kept",
+        )
+        return True
+
+    async def _apply_sinks(
+        self, running: RunningFlow, change: FlowDiff, loaded: DesiredFlow, wanted: FlowDigests
+    ) -> bool:
+        """Restart only the sinks that changed; add and remove the others."""
+        body = loaded.flow.spec
+        ok = True
         for sink_name in change.sinks.removed + change.sinks.changed:
             await running.graph.remove_sink(sink_name)
         specs = {s.name: s for s in body.sinks}
@@ -286,20 +328,16 @@ class Reconciler:
             try:
                 running.graph.add_sink(sink_name, self.builder.sink(specs[sink_name], body))
             except Exception as exc:
-                failed = True
+                ok = False
                 self._apply_failed(change.name, "SinkFailed", exc)
                 continue
             self.events.record(change.name, "SinkStarted", f"sink {sink_name} (re)started")
-        if change.sinks:
-            # Sinks that failed to build are gone either way: only started ones count.
-            running_sinks = set(running.graph.sinks)
-            applied = replace(
-                applied, sinks=tuple(s for s in wanted.sinks if s[0] in running_sinks)
-            )
-        running.digests = applied
-        running.loaded = loaded
-        if not failed:
-            self.apply_errors.pop(change.name, None)
+        # Sinks that failed to build are gone either way: only started ones count.
+        started = set(running.graph.sinks)
+        running.digests = replace(
+            running.digests, sinks=tuple(s for s in wanted.sinks if s[0] in started)
+        )
+        return ok
 
     async def _swap_steps(
         self, running: RunningFlow, change: FlowDiff, loaded: DesiredFlow, *, restart: bool
