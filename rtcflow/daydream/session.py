@@ -38,8 +38,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from av.video.reformatter import VideoReformatter
-
 from rtcflow.daydream.client import DaydreamClient
 from rtcflow.daydream.errors import (
     DaydreamAuthError,
@@ -54,7 +52,7 @@ from rtcflow.daydream.errors import (
 from rtcflow.daydream.params import BaseStreamDiffusionParams, parse_params
 from rtcflow.daydream.state import StreamLedger
 from rtcflow.daydream.streams import Stream
-from rtcflow.media.convert import from_av, to_av
+from rtcflow.media.convert import fitted
 from rtcflow.media.frame import VideoFrame
 from rtcflow.protocols.retry import Backoff
 from rtcflow.protocols.webrtc import (
@@ -106,10 +104,6 @@ class SessionState(enum.StrEnum):
     RETRYING = "retrying"
     FAILED = "failed"
     CLOSED = "closed"
-
-
-def _fit(frame: VideoFrame, video: VideoSpec, reformatter: VideoReformatter) -> VideoFrame:
-    return from_av(to_av(frame), video.width, video.height, reformatter=reformatter)
 
 
 def _now() -> str:
@@ -398,13 +392,9 @@ class DaydreamSession:
         self, receiver: FrameReceiver, whip: WhipClient, whep: WhepClient, backoff: Backoff
     ) -> None:
         """Keep the newest output frame until a session ends; raises why it ended."""
-        reformatter = VideoReformatter()
-        size = (self.video.width, self.video.height)
 
         async def frames() -> None:
-            async for frame in receiver:
-                if (frame.width, frame.height) != size:
-                    frame = await asyncio.to_thread(_fit, frame, self.video, reformatter)
+            async for frame in fitted(receiver, self.video.width, self.video.height):
                 self.latest = frame
                 self.frames_received += 1
                 if self.state is not SessionState.LIVE:

@@ -5,12 +5,17 @@
   shares the frame's memory (``torch.from_numpy`` over ``to_ndarray``, no copy).
 - ``VideoFrame`` → ``av.VideoFrame`` ``rgb24``: wraps the tensor's memory
   (``from_numpy_buffer``); the encoder converts to YUV in its own swscale pass.
+- ``VideoFrame`` at any size → the flow's size (``fitted``): frames from a remote peer
+  (any size, changing mid-stream) are cover-fitted through the same libswscale pass.
 - ``VideoFrame`` ↔ ComfyUI ``IMAGE``: float32 ``[1, H, W, 3]`` in 0..1 on the processing
   device, and back to uint8 with rounding (see ComfyUI's ``comfy/model_management`` and
   the ``IMAGE`` type in its node docs).
 """
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator
 
 import av
 import torch
@@ -92,3 +97,19 @@ def from_image(image: torch.Tensor, like: VideoFrame) -> VideoFrame:
         raise ValueError(f"expected an IMAGE [1, H, W, 3], got {list(image.shape)}")
     data = image.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
     return like.with_data(data)
+
+
+async def fitted(
+    frames: AsyncIterable[VideoFrame], width: int, height: int
+) -> AsyncIterator[VideoFrame]:
+    """``frames`` at ``width`` x ``height``: frames that fit pass through untouched, others
+    are cover-fitted in libswscale on a worker thread (one reformatter for the stream)."""
+    reformatter = VideoReformatter()
+
+    def fit(frame: VideoFrame) -> VideoFrame:
+        return from_av(to_av(frame), width, height, reformatter=reformatter)
+
+    async for frame in frames:
+        if (frame.width, frame.height) != (width, height):
+            frame = await asyncio.to_thread(fit, frame)
+        yield frame

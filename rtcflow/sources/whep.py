@@ -16,6 +16,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from rtcflow.media.convert import fitted
 from rtcflow.media.frame import VideoFrame
 from rtcflow.protocols.retry import Backoff
 from rtcflow.protocols.webrtc import (
@@ -25,7 +26,6 @@ from rtcflow.protocols.webrtc import (
     WhepClient,
 )
 from rtcflow.sources.base import Source, SourceError
-from rtcflow.sources.received import fitted_frames
 from rtcflow.spec.models import VideoSpec, WhepSourceSpec
 
 __all__ = ["WhepSource"]
@@ -76,7 +76,7 @@ class WhepSource(Source):
             self.sessions += 1
             self._backoff.reset()
             self.last_error = None
-            async for frame in fitted_frames(receiver, self.video):
+            async for frame in fitted(receiver, self.video.width, self.video.height):
                 self.frames_received += 1
                 yield frame
             if client.error is not None:

@@ -16,10 +16,10 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+from rtcflow.media.convert import fitted
 from rtcflow.media.frame import VideoFrame
 from rtcflow.protocols.webrtc import FrameReceiver, ServerSession
 from rtcflow.sources.base import Source
-from rtcflow.sources.received import fitted_frames
 from rtcflow.spec.models import VideoSpec, WhipIngestSourceSpec
 
 __all__ = ["WhipIngestSource"]
@@ -80,7 +80,7 @@ class WhipIngestSource(Source):
         played: str | None = None
         while True:
             receiver, played = await self._next_publisher(played)
-            async for frame in fitted_frames(receiver, self.video):
+            async for frame in fitted(receiver, self.video.width, self.video.height):
                 self.frames_received += 1
                 yield frame
 

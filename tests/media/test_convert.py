@@ -83,3 +83,21 @@ def test_from_av_needs_timestamps():
     bare = av.VideoFrame(16, 16, "rgb24")
     with pytest.raises(ValueError, match="pts"):
         convert.from_av(bare)
+
+
+async def test_fitted_passes_fitting_frames_and_cover_fits_the_others():
+    def frame(width: int, height: int, pts: int) -> VideoFrame:
+        data = torch.zeros((height, width, 3), dtype=torch.uint8)
+        data[:, : width // 4] = 255  # a white band on the left quarter
+        return VideoFrame(data, pts, Fraction(1, 30))
+
+    async def frames():
+        yield frame(64, 32, 0)  # wider: scaled to height 32, left and right cropped
+        yield frame(32, 32, 1)  # already fits
+
+    out = [f async for f in convert.fitted(frames(), 32, 32)]
+    assert [tuple(f.data.shape) for f in out] == [(32, 32, 3), (32, 32, 3)]
+    assert [f.pts for f in out] == [0, 1]
+    # 64x32 → cover-fit keeps the middle 32 columns: the left-quarter band is cropped away
+    assert out[0].data[:, :, 0].float().mean() < 10
+    assert out[1].data[:, :8, 0].float().mean() > 245
