@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+import pkgutil
 
 from rtcflow.sinks.base import Sink, SinkError
 from rtcflow.spec.models import VideoSpec
@@ -18,8 +18,7 @@ SINK_CLASSES: dict[str, str] = {
 
 def create_sink(spec, video: VideoSpec) -> Sink:
     """Instantiate the sink class registered for ``spec.type``."""
-    module, _, cls = SINK_CLASSES[spec.type].partition(":")
-    return getattr(importlib.import_module(module), cls)(spec, video)
+    return pkgutil.resolve_name(SINK_CLASSES[spec.type])(spec, video)
 
 
 __all__ = ["SINK_CLASSES", "Sink", "SinkError", "create_sink"]

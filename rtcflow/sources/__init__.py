@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+import pkgutil
 
 from rtcflow.sources.base import Source, SourceError
 from rtcflow.spec.models import VideoSpec
@@ -20,8 +20,7 @@ SOURCE_CLASSES: dict[str, str] = {
 
 def create_source(spec, video: VideoSpec) -> Source:
     """Instantiate the source class registered for ``spec.type``."""
-    module, _, cls = SOURCE_CLASSES[spec.type].partition(":")
-    return getattr(importlib.import_module(module), cls)(spec, video)
+    return pkgutil.resolve_name(SOURCE_CLASSES[spec.type])(spec, video)
 
 
 __all__ = ["SOURCE_CLASSES", "Source", "SourceError", "create_source"]
