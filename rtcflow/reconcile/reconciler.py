@@ -18,7 +18,7 @@ from rtcflow.reconcile.diff import Diff, FlowDiff, diff
 from rtcflow.reconcile.digest import FlowDigests, flow_digests
 from rtcflow.reconcile.status import Conditions, EventLog, FlowStatus, git_revision
 from rtcflow.runtime.build import ComponentBuilder
-from rtcflow.runtime.flow import FlowGraph, FlowPhase
+from rtcflow.runtime.flow import FlowGraph, FlowPhase, start_steps
 from rtcflow.runtime.step import Step
 from rtcflow.runtime.timeline_driver import TimelineDriver, timeline_problems
 from rtcflow.runtime.workflow_step import WorkflowStep, load_compiled_workflow
@@ -184,15 +184,20 @@ class Reconciler:
     async def _start(self, loaded: DesiredFlow, digests: FlowDigests) -> None:
         name = loaded.flow.name
         body = loaded.flow.spec
+        steps: list[Step] = []
         try:
-            await self._check_timeline(loaded, {})
-            source = self.builder.source(body.source, body)
             env = self._environment(loaded)
             steps = [self.builder.step(spec, body, env) for spec in body.steps]
+            await start_steps(steps)
+            # Checked against the started steps' own compiled workflows: nothing twice.
+            await self._check_timeline(loaded, {s.name: s for s in steps})
+            source = self.builder.source(body.source, body)
             sinks = {spec.name: self.builder.sink(spec, body) for spec in body.sinks}
             graph = FlowGraph(name, body.video, source)
             await graph.start(steps, sinks)
         except Exception as exc:
+            for step in steps:
+                await step.close()
             self._apply_failed(name, "StartFailed", exc)
             return
         # No await since start: the graph's tasks have not run, so no frame is missed.
@@ -350,24 +355,21 @@ class Reconciler:
         """
         body = loaded.flow.spec
         updated = await self._update_daydream_steps(running, change, loaded)
-        started: list[Step] = []
         chain: list[Step] = []
+        new: list[Step] = []
+        for spec in body.steps:
+            kept = running.steps.get(spec.name)
+            if kept is not None and (spec.name not in change.steps.changed or spec.name in updated):
+                chain.append(kept)
+            else:
+                new.append(self.builder.step(spec, body, self._environment(loaded)))
+                chain.append(new[-1])
+        await start_steps(new)
         try:
-            for spec in body.steps:
-                kept = running.steps.get(spec.name)
-                if kept is not None and (
-                    spec.name not in change.steps.changed or spec.name in updated
-                ):
-                    chain.append(kept)
-                    continue
-                step = self.builder.step(spec, body, self._environment(loaded))
-                started.append(step)
-                await step.start()
-                chain.append(step)
             if running.timeline is not None:
                 running.timeline.update(body.timeline, chain, restart=restart)
         except BaseException:
-            for step in started:
+            for step in new:
                 await step.close()
             raise
         await running.graph.replace_steps(chain)

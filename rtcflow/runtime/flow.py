@@ -98,14 +98,8 @@ class FlowGraph:
     # -- lifecycle -------------------------------------------------------------------
 
     async def start(self, steps: Sequence[Step], sinks: Mapping[str, Sink]) -> None:
-        """Start the steps (compile, warm up), open the sinks, then let frames flow."""
-        try:
-            for step in steps:
-                await step.start()
-        except BaseException:
-            for step in steps:
-                await _close_quietly(step)
-            raise
+        """Open the sinks and let frames flow through ``steps``, which must already be
+        started (``start_steps``), as for ``replace_steps``."""
         self.steps = list(steps)
         for name, sink in sinks.items():
             self._start_sink(name, sink)
@@ -340,6 +334,17 @@ class FlowGraph:
             },
             "sinks": {name: runner.status() for name, runner in self.sinks.items()},
         }
+
+
+async def start_steps(steps: Sequence[Step]) -> None:
+    """Start (compile, warm up) each step; when one fails, close them all and re-raise."""
+    try:
+        for step in steps:
+            await step.start()
+    except BaseException:
+        for step in steps:
+            await _close_quietly(step)
+        raise
 
 
 async def _close_quietly(component: Any) -> None:

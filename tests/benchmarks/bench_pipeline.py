@@ -30,7 +30,7 @@ import torch
 
 from rtcflow.media.frame import VideoFrame
 from rtcflow.runtime.build import ComponentBuilder, RuntimeOptions, configure_torch
-from rtcflow.runtime.flow import FlowGraph
+from rtcflow.runtime.flow import FlowGraph, start_steps
 from rtcflow.sinks.base import Sink
 from rtcflow.spec.models import (
     FileSinkSpec,
@@ -96,6 +96,7 @@ async def rtcflow_run(clip: Path, out: Path) -> tuple[int, float]:
     step = builder.step(WorkflowStepSpec(name="fx"), _body())
     sink = builder.sink(FileSinkSpec(type="file", name="out", path=out), _body())
     start = time.perf_counter()
+    await start_steps([step])
     await graph.start([step], {"out": sink})
     await graph.wait()
     elapsed = time.perf_counter() - start
@@ -137,7 +138,9 @@ async def swap_run(swaps: int) -> dict:
     body = _body()
     graph = FlowGraph("swaps", VIDEO, builder.source(TestSourceSpec(type="testsrc"), body))
     probe = ArrivalSink()
-    await graph.start([builder.step(WorkflowStepSpec(name="fx"), body)], {"probe": probe})
+    steps = [builder.step(WorkflowStepSpec(name="fx"), body)]
+    await start_steps(steps)
+    await graph.start(steps, {"probe": probe})
     await asyncio.sleep(1.0)
     for _ in range(swaps):
         step = builder.step(WorkflowStepSpec(name="fx"), body)
@@ -167,6 +170,7 @@ async def live_run(seconds: float, with_step: bool) -> dict:
     graph = FlowGraph("live", VIDEO, source)
     steps = [builder.step(WorkflowStepSpec(name="fx"), body)] if with_step else []
     sink = builder.sink(FileSinkSpec(type="file", name="out", path=RESULTS / "live.mkv"), body)
+    await start_steps(steps)
     await graph.start(steps, {"out": sink})
     await asyncio.sleep(seconds)
     counters = graph.counters()
@@ -204,7 +208,9 @@ def _memory_child(seconds: float, run_flow: bool) -> None:
             sink = builder.sink(
                 FileSinkSpec(type="file", name="out", path=RESULTS / "mem-out.mkv"), body
             )
-            await graph.start([builder.step(WorkflowStepSpec(name="fx"), body)], {"out": sink})
+            steps = [builder.step(WorkflowStepSpec(name="fx"), body)]
+            await start_steps(steps)
+            await graph.start(steps, {"out": sink})
             await asyncio.sleep(seconds)
             await graph.stop()
         else:

@@ -43,7 +43,7 @@ from rtcflow.protocols.webrtc import WhepClient
 from rtcflow.reconcile.digest import flow_digests
 from rtcflow.reconcile.reconciler import DeclaredFlow, Reconciler, RunningFlow
 from rtcflow.runtime.build import ComponentBuilder, RuntimeOptions
-from rtcflow.runtime.flow import FlowGraph
+from rtcflow.runtime.flow import FlowGraph, start_steps
 from rtcflow.sinks.preview import PreviewSink
 from rtcflow.sources.base import Source
 from rtcflow.spec.models import Flow, VideoSpec
@@ -137,6 +137,7 @@ async def through_preview(seconds: float) -> dict[str, Any]:
     step = builder.step(FLOW.spec.steps[0], FLOW.spec)
     sink = builder.sink(FLOW.spec.sinks[0], FLOW.spec)
     assert isinstance(sink, PreviewSink)
+    await start_steps([step])
     await graph.start([step], {"preview": sink})
     # The flow is registered the way the reconciler does after starting it.
     declared = DeclaredFlow(FLOW, "benchmark")

@@ -34,7 +34,7 @@ import torch
 
 from rtcflow.media.frame import VideoFrame
 from rtcflow.media.timing import Pacer
-from rtcflow.runtime.flow import FlowGraph
+from rtcflow.runtime.flow import FlowGraph, start_steps
 from rtcflow.runtime.timeline_driver import TimelineDriver
 from rtcflow.runtime.workflow_step import WorkflowStep
 from rtcflow.sources.base import Source
@@ -133,7 +133,9 @@ async def _run_flow(mode: str, seconds: float, *, jitter: bool) -> dict[str, Any
     )
     graph = FlowGraph(mode, VIDEO, SteadySource())
     sink = CollectingSink(VIDEO)
-    await graph.start([JitterStep(), step] if jitter else [step], {"probe": sink})
+    steps = [JitterStep(), step] if jitter else [step]
+    await start_steps(steps)
+    await graph.start(steps, {"probe": sink})
     if mode == "driver":
         driver = TimelineDriver(spec, [step], graph.time_base)
         driver.attach(graph)

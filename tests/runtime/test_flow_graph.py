@@ -2,7 +2,9 @@
 
 import asyncio
 
-from rtcflow.runtime.flow import FlowGraph, FlowPhase
+import pytest
+
+from rtcflow.runtime.flow import FlowGraph, FlowPhase, start_steps
 from tests.components import AddStep, CollectingSink, CountingSource
 
 
@@ -97,3 +99,14 @@ async def test_source_replacement_keeps_sinks_receiving(video):
     await run_for(graph, 0.4)
     assert len(sink.frames) > before
     assert sink.closed == 1 and sink.opened == 1, "the sink was never restarted"
+
+
+async def test_start_steps_closes_every_step_when_one_fails():
+    class FailingStart(AddStep):
+        async def start(self) -> None:
+            raise RuntimeError("cannot compile")
+
+    steps = [AddStep("a", 1), FailingStart("b", 1), AddStep("c", 1)]
+    with pytest.raises(RuntimeError, match="cannot compile"):
+        await start_steps(steps)
+    assert [s.closed for s in steps] == [True, True, True]
